@@ -1,0 +1,86 @@
+"""flash_db: an async, Django-style ORM on SQLAlchemy Core.
+
+Example::
+
+    import asyncio
+    import flash_db
+    from flash_db import Model, fields
+
+    class Author(Model):
+        name = fields.CharField(max_length=100)
+
+    async def main():
+        async with flash_db.connect("sqlite+aiosqlite:///:memory:"):
+            await flash_db.create_all()
+            await Author.objects.create(name="Ann")
+            print(await Author.objects.filter(name__startswith="A").count())
+
+    asyncio.run(main())
+"""
+
+from . import exceptions, fields
+from .constraints import CheckConstraint, Index, UniqueConstraint
+from .db import connect, connections, create_all, disconnect, drop_all
+from .expressions import (
+    Avg,
+    Coalesce,
+    Concat,
+    Count,
+    F,
+    Func,
+    Length,
+    Lower,
+    Max,
+    Min,
+    Now,
+    Q,
+    StdDev,
+    Sum,
+    Upper,
+    Value,
+    Variance,
+)
+from .lookups import Lookup, Transform
+from .models import Model, inspect, metadata, registry
+from .query import Manager, QuerySet
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Avg",
+    "CheckConstraint",
+    "Coalesce",
+    "Concat",
+    "Count",
+    "F",
+    "Func",
+    "Index",
+    "Length",
+    "Lookup",
+    "Lower",
+    "Manager",
+    "Max",
+    "Min",
+    "Model",
+    "Now",
+    "Q",
+    "QuerySet",
+    "StdDev",
+    "Sum",
+    "Transform",
+    "UniqueConstraint",
+    "Upper",
+    "Value",
+    "Variance",
+    "__version__",
+    "connect",
+    "connections",
+    "create_all",
+    "disconnect",
+    "drop_all",
+    "exceptions",
+    "fields",
+    "inspect",
+    "metadata",
+    "registry",
+]

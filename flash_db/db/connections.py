@@ -1,0 +1,335 @@
+"""Databases, engines and the executor that runs QuerySet statements.
+
+One async SQLAlchemy engine per configured database alias. Outside a
+transaction, each statement runs on a pooled connection in AUTOCOMMIT mode
+(no BEGIN/COMMIT round trips); inside ``transaction()`` every statement of the
+task goes to the transaction's connection, bound through a context variable.
+
+Example::
+
+    await flash_db.connect(databases={"default": URL_A, "archive": URL_B})
+    await Author.objects.using("archive").count()
+    await flash_db.disconnect()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, CursorResult, Dialect, Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql import Executable
+
+from ..exceptions import ConfigurationError, DatabaseError
+from ..models import metadata, registry
+from ..query import Features
+from ..query import install as install_executor
+from . import config
+from .errors import translated
+
+
+@dataclass
+class Database:
+    """One configured database: its alias, URL, engine and features."""
+
+    alias: str
+    url: URL
+    engine: AsyncEngine
+    features: Features
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.engine.dialect
+
+    @property
+    def display_url(self) -> str:
+        """The URL with the password hidden."""
+        return config.mask(self.url)
+
+    def __repr__(self) -> str:
+        return f"<Database {self.alias!r} {self.display_url}>"
+
+
+@dataclass
+class _Transaction:
+    """A task's open transaction on one database."""
+
+    connection: AsyncConnection
+    task: asyncio.Task[Any] | None
+
+
+_current: contextvars.ContextVar[dict[str, _Transaction] | None] = contextvars.ContextVar(
+    "flash_db_transactions", default=None
+)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # Enforce foreign keys (off by default in SQLite), and make LIKE
+    # case-sensitive so that contains/startswith behave as on PostgreSQL.
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA case_sensitive_like = ON")
+    cursor.close()
+
+
+def _engine_for(url: URL, options: Mapping[str, Any]) -> AsyncEngine:
+    kwargs: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"}
+    kwargs.update(options)
+    try:
+        engine = create_async_engine(url, **kwargs)
+    except ModuleNotFoundError as exc:
+        extra = {"postgresql": "postgres", "mysql": "mysql"}.get(url.get_backend_name(), "all")
+        raise ConfigurationError(
+            f"the driver for {config.mask(url)} is not installed ({exc.name}); "
+            f"pip install 'flash_db[{extra}]'"
+        ) from None
+    except (TypeError, sa.exc.ArgumentError) as exc:
+        raise ConfigurationError(f"bad engine options for {config.mask(url)}: {exc}") from None
+    if url.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+    return engine
+
+
+class ConnectionHandler:
+    """The configured databases, routers, and the executor used by QuerySets."""
+
+    def __init__(self) -> None:
+        self.databases: dict[str, Database] = {}
+        self.routers: list[Any] = []
+        self.settings: config.Settings | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.databases)
+
+    async def connect(
+        self,
+        url: str | URL | None = None,
+        *,
+        databases: Mapping[str, str | URL] | None = None,
+        routers: Sequence[Any] = (),
+        check: bool = True,
+        **engine_options: Any,
+    ) -> ConnectionHandler:
+        if self.databases:
+            await self.disconnect()
+        settings = config.resolve(url, databases)
+        created: dict[str, Database] = {}
+        try:
+            for alias, db_url in settings.databases.items():
+                engine = _engine_for(db_url, engine_options)
+                created[alias] = Database(alias, db_url, engine, Features.from_dialect(engine.dialect))
+            if check:
+                for database in created.values():
+                    await self._check(database)
+        except BaseException:
+            for database in created.values():
+                await database.engine.dispose()
+            raise
+        self.databases = created
+        self.routers = list(routers)
+        self.settings = settings
+        return self
+
+    async def _check(self, database: Database) -> None:
+        """Open one connection now, so a wrong URL fails at connect() with a clear message."""
+        try:
+            with translated(database.alias):
+                async with database.engine.connect() as conn:
+                    await conn.execute(sa.text("SELECT 1"))
+        except DatabaseError as exc:
+            raise type(exc)(f"{exc} [{database.display_url}]", exc.driver_error) from None
+
+    async def disconnect(self) -> None:
+        databases, self.databases = self.databases, {}
+        self.routers = []
+        for database in databases.values():
+            await database.engine.dispose()
+
+    def __getitem__(self, alias: str) -> Database:
+        try:
+            return self.databases[alias]
+        except KeyError:
+            if not self.databases:
+                raise ConfigurationError("flash_db is not connected; call await flash_db.connect() first") from None
+            raise ConfigurationError(
+                f"unknown database {alias!r}; configured: {', '.join(self.databases)}"
+            ) from None
+
+    # -- routing ----------------------------------------------------------------------------
+
+    def _route(self, method: str, model: Any, using: str | None, hints: dict[str, Any]) -> str:
+        if using:
+            self[using]
+            return using
+        for router in self.routers:
+            chooser = getattr(router, method, None)
+            if chooser is not None:
+                alias = chooser(model, **hints)
+                if alias:
+                    self[alias]
+                    return str(alias)
+        instance = hints.get("instance")
+        if instance is not None and instance.__dict__.get("_db"):
+            return str(instance.__dict__["_db"])
+        alias = model._meta.database or config.DEFAULT_ALIAS
+        self[alias]
+        return str(alias)
+
+    def db_for_read(self, model: Any, using: str | None, **hints: Any) -> str:
+        return self._route("db_for_read", model, using, hints)
+
+    def db_for_write(self, model: Any, using: str | None, **hints: Any) -> str:
+        return self._route("db_for_write", model, using, hints)
+
+    def allow_migrate(self, alias: str, model: Any) -> bool:
+        """Whether ``model``'s table belongs on ``alias`` (routers first, then Meta.database)."""
+        for router in self.routers:
+            decide = getattr(router, "allow_migrate", None)
+            if decide is not None:
+                verdict = decide(alias, model)
+                if verdict is not None:
+                    return bool(verdict)
+        return (model._meta.database or config.DEFAULT_ALIAS) == alias
+
+    # -- executor ---------------------------------------------------------------------------
+
+    def features(self, alias: str) -> Features:
+        return self[alias].features
+
+    def dialect(self, alias: str | None = None) -> Dialect:
+        if self.databases:
+            return self[alias or config.DEFAULT_ALIAS].dialect
+        settings = config.resolve()
+        url = settings.databases[alias or config.DEFAULT_ALIAS]
+        dialect: Dialect = url.get_dialect()()
+        return dialect
+
+    def _open_transaction(self, alias: str) -> _Transaction | None:
+        transactions = _current.get()
+        if not transactions:
+            return None
+        tx = transactions.get(alias)
+        if tx is None or tx.task is not asyncio.current_task():
+            return None  # a task spawned inside a transaction does not share it
+        return tx
+
+    async def execute(self, alias: str, statement: Executable, params: Any = None) -> CursorResult[Any]:
+        tx = self._open_transaction(alias)
+        with translated(alias):
+            if tx is not None:
+                return await tx.connection.execute(statement, params)
+            async with self[alias].engine.connect() as conn:
+                return await conn.execute(statement, params)
+
+    async def stream(
+        self, alias: str, statement: Executable, chunk_size: int
+    ) -> AsyncIterator[Sequence[Row[Any]]]:
+        statement = statement.execution_options(yield_per=chunk_size)
+        tx = self._open_transaction(alias)
+        if tx is not None:
+            with translated(alias):
+                result = await tx.connection.stream(statement)
+            async for chunk in self._partitions(alias, result, chunk_size):
+                yield chunk
+            return
+        database = self[alias]
+        with translated(alias):
+            conn = await database.engine.connect()
+        try:
+            if database.features.stream_needs_transaction:
+                # PostgreSQL server-side cursors only live inside a transaction.
+                with translated(alias):
+                    await conn.execution_options(isolation_level=database.features.default_isolation)
+                    await conn.begin()
+            with translated(alias):
+                result = await conn.stream(statement)
+            async for chunk in self._partitions(alias, result, chunk_size):
+                yield chunk
+        finally:
+            await conn.close()
+
+    @staticmethod
+    async def _partitions(alias: str, result: Any, chunk_size: int) -> AsyncIterator[Sequence[Row[Any]]]:
+        iterator = result.partitions(chunk_size).__aiter__()
+        while True:
+            with translated(alias):
+                try:
+                    chunk = await iterator.__anext__()
+                except StopAsyncIteration:
+                    return
+            yield chunk
+
+    @asynccontextmanager
+    async def transaction(self, alias: str) -> AsyncIterator[AsyncConnection]:
+        """Statements of this task inside the block commit together; nested blocks are savepoints."""
+        tx = self._open_transaction(alias)
+        if tx is not None:
+            with translated(alias):
+                savepoint = await tx.connection.begin_nested()
+            try:
+                yield tx.connection
+            except BaseException:
+                with translated(alias):
+                    await savepoint.rollback()
+                raise
+            with translated(alias):
+                await savepoint.commit()
+            return
+        database = self[alias]
+        with translated(alias):
+            conn = await database.engine.connect()
+        token = None
+        try:
+            with translated(alias):
+                # The engine autocommits; a transaction needs the normal isolation level back.
+                await conn.execution_options(isolation_level=database.features.default_isolation)
+                outer = await conn.begin()
+            transactions = dict(_current.get() or {})
+            transactions[alias] = _Transaction(conn, asyncio.current_task())
+            token = _current.set(transactions)
+            try:
+                yield conn
+            except BaseException:
+                with translated(alias):
+                    await outer.rollback()
+                raise
+            with translated(alias):
+                await outer.commit()
+        finally:
+            if token is not None:
+                _current.reset(token)
+            await conn.close()
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def tables_for(self, alias: str) -> list[sa.Table]:
+        """Tables of the registered models that live on ``alias``."""
+        return [m._meta.table for m in registry if self.allow_migrate(alias, m)]
+
+    async def create_all(self, using: str | None = None) -> None:
+        for alias in [using] if using else list(self.databases):
+            tables = self.tables_for(alias)
+            with translated(alias):
+                async with self[alias].engine.connect() as conn:
+                    await conn.run_sync(metadata.create_all, tables=tables)
+
+    async def drop_all(self, using: str | None = None) -> None:
+        for alias in [using] if using else list(self.databases):
+            tables = self.tables_for(alias)
+            with translated(alias):
+                async with self[alias].engine.connect() as conn:
+                    await conn.run_sync(metadata.drop_all, tables=tables)
+
+
+connections = ConnectionHandler()
+install_executor(connections)

@@ -1,0 +1,81 @@
+"""Driver errors to flash_db errors.
+
+SQLAlchemy already wraps asyncpg, aiomysql and sqlite3 exceptions in its
+DBAPI exception classes; this module maps those onto the flash_db tree with
+a one-line message (the driver's first line plus a hint) and keeps the
+original as ``driver_error``. Tracebacks of the driver are not chained into
+the new error, so they do not leak into user output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import exc as sa_exc
+
+from .. import exceptions
+
+_MAP: tuple[tuple[type[BaseException], type[exceptions.DatabaseError], str], ...] = (
+    (sa_exc.IntegrityError, exceptions.IntegrityError, ""),
+    (sa_exc.DataError, exceptions.DataError, ""),
+    (sa_exc.OperationalError, exceptions.OperationalError, ""),
+    (sa_exc.ProgrammingError, exceptions.ProgrammingError, ""),
+    (sa_exc.InterfaceError, exceptions.OperationalError, ""),
+    (sa_exc.NotSupportedError, exceptions.DatabaseError, ""),
+    (sa_exc.InternalError, exceptions.DatabaseError, ""),
+    (sa_exc.DBAPIError, exceptions.DatabaseError, ""),
+)
+
+_HINTS = {
+    "no such table": "; did you run create_all() or `flash db migrate`?",
+    "does not exist": "; did you run create_all() or `flash db migrate`?",
+    "doesn't exist": "; did you run create_all() or `flash db migrate`?",
+}
+
+
+def first_line(error: BaseException) -> str:
+    """The driver's message, reduced to its first meaningful line."""
+    orig = getattr(error, "orig", None) or error
+    text = str(orig).strip()
+    # asyncpg / aiomysql errors arrive as "<class '...'>: message" through SQLAlchemy's adapters.
+    if text.startswith("<class '") and ">: " in text:
+        text = text.split(">: ", 1)[1]
+    # aiomysql: (1062, "Duplicate entry 'Ann' for key 'name'")
+    if text.startswith("(") and ", " in text and text.endswith(")"):
+        code, _, rest = text[1:-1].partition(", ")
+        if code.isdigit():
+            text = rest[1:-1] if len(rest) > 1 and rest[0] == rest[-1] and rest[0] in "\"'" else rest
+    line = text.splitlines()[0] if text else type(orig).__name__
+    return line
+
+
+def translate(error: BaseException, alias: str) -> exceptions.DatabaseError:
+    """The flash_db exception for a SQLAlchemy/driver ``error`` raised on database ``alias``."""
+    for source, target, _ in _MAP:
+        if isinstance(error, source):
+            message = first_line(error)
+            hint = next((h for key, h in _HINTS.items() if key in message.lower()), "")
+            if target is exceptions.IntegrityError:
+                prefix = "integrity error"
+            elif target is exceptions.OperationalError:
+                prefix = "database unavailable"
+            else:
+                prefix = "database error"
+            return target(f"{prefix} on {alias!r}: {message}{hint}", getattr(error, "orig", error))
+    return exceptions.DatabaseError(f"database error on {alias!r}: {error}", error)
+
+
+@contextmanager
+def translated(alias: str) -> Iterator[None]:
+    """Re-raise driver errors inside the block as flash_db errors."""
+    try:
+        yield
+    except sa_exc.DBAPIError as error:
+        raise translate(error, alias) from None
+    except (OSError, ConnectionError) as error:
+        # A refused or dropped connection can surface as a bare OSError from the driver.
+        raise exceptions.OperationalError(
+            f"database unavailable on {alias!r}: {error}; is the server running and the URL right?",
+            error,
+        ) from None

@@ -1,0 +1,305 @@
+"""The ``Field`` base class: column definition, Python value, validation, lookups.
+
+A field is a descriptor on the model class. On the class, ``Author.name`` is
+the field; on an instance, ``author.name`` is the value, read straight from the
+instance ``__dict__`` (the descriptor defines no ``__set__`` at run time, so
+instance access never runs Python code: that keeps row hydration cheap).
+
+For a type checker ``Field[T, N]`` reads as ``T`` on instances, or ``T | None``
+when ``null=True`` (``N`` is ``Literal[True]``)::
+
+    class Author(Model):
+        name = fields.CharField(max_length=100)            # author.name: str
+        email = fields.CharField(max_length=254, null=True) # author.email: str | None
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Self, overload
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine
+from typing_extensions import TypeVar
+
+from ..exceptions import ConfigurationError, FieldError, ValidationError
+from ..expressions import Expression
+from ..lookups import DEFAULT_LOOKUPS, Lookup, Transform
+
+T = TypeVar("T")
+N = TypeVar("N", Literal[True], Literal[False], default=Literal[False])
+
+
+class _NotProvided:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_PROVIDED"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NOT_PROVIDED: Any = _NotProvided()
+
+_counter = itertools.count()
+
+
+class _NoRefs:
+    """Resolver for server-side defaults: they cannot reference other columns."""
+
+    def resolve_ref(self, name: str) -> ColumnElement[Any]:
+        raise ConfigurationError(f"db_default cannot reference a field ({name!r}); use GeneratedField")
+
+    def resolve_q(self, q: Any) -> ColumnElement[bool]:
+        raise ConfigurationError("db_default cannot use Q()")
+
+
+class RegisterLookupMixin:
+    """Lookups and transforms registered on a class, merged along the MRO."""
+
+    class_lookups: ClassVar[dict[str, type[Lookup] | type[Transform]]] = {}
+
+    @classmethod
+    def register_lookup(cls, lookup: Any, lookup_name: str | None = None) -> Any:
+        """Register a :class:`~flash_db.Lookup` or :class:`~flash_db.Transform`; usable as a decorator."""
+        name = lookup_name or lookup.lookup_name
+        if not name:
+            raise ConfigurationError(f"{lookup.__name__} has no lookup_name")
+        if "class_lookups" not in cls.__dict__:
+            cls.class_lookups = {}
+        cls.class_lookups[name] = lookup
+        _merged_lookups.cache_clear()
+        return lookup
+
+    @classmethod
+    def get_lookups(cls) -> dict[str, type[Lookup] | type[Transform]]:
+        """All lookups and transforms that apply to this class, by name."""
+        return _merged_lookups(cls)
+
+
+@cache
+def _merged_lookups(cls: type) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        merged.update(klass.__dict__.get("class_lookups", {}))
+    return merged
+
+
+class Field(RegisterLookupMixin, Generic[T, N]):
+    """Base of all fields.
+
+    Options (all keyword-only): ``null``, ``default`` (value or callable),
+    ``db_default`` (server-side default: a value or an expression such as
+    ``Now()``), ``unique``, ``db_index``, ``primary_key``, ``choices``,
+    ``validators``, ``db_column``, ``max_length``, ``description``.
+    """
+
+    #: the Python type values should have (used in validation messages)
+    python_type: ClassVar[type | tuple[type, ...]] = object
+    #: auto-incrementing primary key fields skip the "null" check before INSERT
+    auto_increment: ClassVar[bool] = False
+    is_relation: ClassVar[bool] = False
+
+    name: str
+    attname: str
+    column_name: str
+    model: Any
+
+    def __init__(
+        self,
+        *,
+        null: N = False,  # type: ignore[assignment]
+        default: Any = NOT_PROVIDED,
+        db_default: Any = NOT_PROVIDED,
+        unique: bool = False,
+        db_index: bool = False,
+        primary_key: bool = False,
+        choices: Iterable[Any] | None = None,
+        validators: Sequence[Callable[[Any], Any]] = (),
+        db_column: str | None = None,
+        max_length: int | None = None,
+        description: str | None = None,
+    ) -> None:
+        self.null: bool = bool(null)
+        self.default = default
+        self.db_default = db_default
+        self.unique = unique
+        self.db_index = db_index
+        self.primary_key = primary_key
+        self.choices = _normalise_choices(choices)
+        self.validators = tuple(validators)
+        self.db_column = db_column
+        self.max_length = max_length
+        self.description = description
+        self.creation_counter = next(_counter)
+        self.name = ""
+        self.model = None
+
+    # -- descriptor -------------------------------------------------------------------------
+
+    @overload
+    def __get__(self, instance: None, owner: Any) -> Self: ...
+    @overload
+    def __get__(self: Field[T, Literal[False]], instance: object, owner: Any) -> T: ...
+    @overload
+    def __get__(self: Field[T, Literal[True]], instance: object, owner: Any) -> T | None: ...
+    def __get__(self, instance: Any, owner: Any) -> Any:
+        if instance is None:
+            return self
+        # Only reached when the value is missing from the instance __dict__.
+        raise AttributeError(
+            f"{type(instance).__name__}.{self.attname} was not loaded "
+            f"(deferred by only()/defer()); call refresh_from_db() to load it"
+        )
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __set__(self: Field[T, Literal[False]], instance: Any, value: T) -> None: ...
+        @overload
+        def __set__(self: Field[T, Literal[True]], instance: Any, value: T | None) -> None: ...
+        def __set__(self, instance: Any, value: Any) -> None: ...
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        if not self.name:
+            self.name = name
+
+    # -- model binding ----------------------------------------------------------------------
+
+    def contribute_to_class(self, model: type, name: str) -> None:
+        """Bind the field to ``model`` under ``name`` (called by the model metaclass)."""
+        self.name = name
+        self.attname = name
+        self.column_name = self.db_column or name
+        self.model = model
+
+    def sa_type(self) -> TypeEngine[Any]:
+        """The SQLAlchemy column type. Custom fields override this."""
+        raise NotImplementedError(f"{type(self).__name__} must define sa_type()")
+
+    def server_default(self) -> Any:
+        """The ``server_default`` for the column, from ``db_default``."""
+        value = self.db_default
+        if value is NOT_PROVIDED:
+            return None
+        if isinstance(value, Expression):
+            return value.resolve(_NoRefs())
+        if isinstance(value, ColumnElement):
+            return value
+        if isinstance(value, bool):
+            return sa.true() if value else sa.false()
+        if isinstance(value, str):
+            return value
+        return sa.text(str(value))
+
+    def build_column(self) -> sa.Column[Any]:
+        """The SQLAlchemy ``Column`` for this field."""
+        return sa.Column(
+            self.column_name,
+            self.sa_type(),
+            key=self.attname,
+            primary_key=self.primary_key,
+            nullable=self.null,
+            unique=self.unique if not self.primary_key else False,
+            index=self.db_index or None,
+            server_default=self.server_default(),
+            comment=self.description,
+            autoincrement=self.auto_increment if self.primary_key else False,
+        )
+
+    # -- values -----------------------------------------------------------------------------
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not NOT_PROVIDED
+
+    @property
+    def has_db_default(self) -> bool:
+        return self.db_default is not NOT_PROVIDED
+
+    def get_default(self) -> Any:
+        """The Python default for a new instance (``None`` if there is none)."""
+        if self.default is NOT_PROVIDED:
+            return None
+        if callable(self.default):
+            return self.default()
+        return self.default
+
+    def pre_save(self, instance: Any, add: bool) -> Any:
+        """The value to write for ``instance``; ``auto_now`` fields override this."""
+        return instance.__dict__.get(self.attname)
+
+    def to_python(self, value: Any) -> Any:
+        """Convert ``value`` to this field's Python type or raise ``ValidationError``."""
+        return value
+
+    def validate(self, value: Any, instance: Any) -> None:
+        """Check ``null`` and ``choices``; subclasses add type-specific checks."""
+        if value is None:
+            if not self.null and not self.auto_increment and not self.has_db_default:
+                raise ValidationError(["this field cannot be null"])
+            return
+        if self.choices is not None and value not in self.choices:
+            allowed = ", ".join(repr(c) for c in self.choices)
+            raise ValidationError([f"{value!r} is not one of the choices ({allowed})"])
+
+    def run_validators(self, value: Any) -> None:
+        if value is None:
+            return
+        messages: list[str] = []
+        for validator in self.validators:
+            try:
+                validator(value)
+            except ValidationError as exc:
+                messages.extend(exc.messages)
+            except (ValueError, TypeError) as exc:
+                messages.append(str(exc))
+        if messages:
+            raise ValidationError(messages)
+
+    def clean(self, value: Any, instance: Any) -> Any:
+        """Convert, validate and run validators; returns the cleaned value."""
+        value = self.to_python(value)
+        self.validate(value, instance)
+        self.run_validators(value)
+        return value
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def get_lookup(self, name: str) -> type[Lookup] | None:
+        found = self.get_lookups().get(name)
+        return found if isinstance(found, type) and issubclass(found, Lookup) else None
+
+    def get_transform(self, name: str) -> type[Transform] | None:
+        found = self.get_lookups().get(name)
+        return found if isinstance(found, type) and issubclass(found, Transform) else None
+
+    def unknown_lookup(self, name: str) -> FieldError:
+        names = ", ".join(sorted(self.get_lookups()))
+        return FieldError(
+            f"unsupported lookup {name!r} for {type(self).__name__} {self.name!r}; choices: {names}"
+        )
+
+    def __repr__(self) -> str:
+        owner = getattr(self.model, "__name__", "?")
+        return f"<{type(self).__name__}: {owner}.{self.name}>"
+
+
+def _normalise_choices(choices: Iterable[Any] | None) -> tuple[Any, ...] | None:
+    if choices is None:
+        return None
+    values = []
+    for choice in choices:
+        if isinstance(choice, (tuple, list)) and len(choice) == 2:
+            values.append(choice[0])
+        else:
+            values.append(choice)
+    return tuple(values)
+
+
+for _lookup in DEFAULT_LOOKUPS:
+    Field.register_lookup(_lookup)

@@ -1,0 +1,140 @@
+"""Date and time fields."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeEngine
+
+from ..exceptions import ValidationError
+from ..lookups import ExtractDay, ExtractMonth, ExtractYear, TruncDate
+from .base import N, Field
+from .numbers import IntegerField
+from .types import Duration, NaiveDateTime, PreciseTime, UTCDateTime
+
+
+def _parse(value: Any, parser: Any, kind: str) -> Any:
+    try:
+        return parser(value)
+    except (TypeError, ValueError):
+        raise ValidationError([f"{value!r} is not a valid {kind} (use ISO 8601)"]) from None
+
+
+class DateField(Field[dt.date, N]):
+    """A calendar date. ``auto_now`` / ``auto_now_add`` set today's date on save / on insert."""
+
+    python_type = dt.date
+
+    def __init__(
+        self,
+        *,
+        null: N = False,  # type: ignore[assignment]
+        auto_now: bool = False,
+        auto_now_add: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(null=null, **kwargs)
+        self.auto_now = auto_now
+        self.auto_now_add = auto_now_add
+
+    def sa_type(self) -> TypeEngine[Any]:
+        return sa.Date()
+
+    def now(self) -> Any:
+        return dt.date.today()
+
+    def pre_save(self, instance: Any, add: bool) -> Any:
+        if self.auto_now or (self.auto_now_add and add):
+            value = self.now()
+            instance.__dict__[self.attname] = value
+            return value
+        return super().pre_save(instance, add)
+
+    def validate(self, value: Any, instance: Any) -> None:
+        if value is None and (self.auto_now or self.auto_now_add):
+            return
+        super().validate(value, instance)
+
+    def to_python(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        return _parse(value, dt.date.fromisoformat, "date")
+
+
+class DateTimeField(DateField[N]):
+    """A point in time.
+
+    With ``timezone=True`` (the default) values are aware and come back in UTC
+    on every backend; naive values are taken as UTC. ``timezone=False`` stores
+    naive datetimes as given.
+    """
+
+    python_type = dt.datetime
+
+    def __init__(
+        self,
+        *,
+        null: N = False,  # type: ignore[assignment]
+        timezone: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(null=null, **kwargs)
+        self.timezone = timezone
+
+    def sa_type(self) -> TypeEngine[Any]:
+        return UTCDateTime() if self.timezone else NaiveDateTime()
+
+    def now(self) -> Any:
+        now = dt.datetime.now(dt.UTC)
+        return now if self.timezone else now.replace(tzinfo=None)
+
+    def to_python(self, value: Any) -> Any:
+        if value is None or isinstance(value, dt.datetime):
+            return value
+        if isinstance(value, dt.date):
+            return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC if self.timezone else None)
+        return _parse(value, dt.datetime.fromisoformat, "datetime")
+
+
+class TimeField(Field[dt.time, N]):
+    """A time of day."""
+
+    python_type = dt.time
+
+    def sa_type(self) -> TypeEngine[Any]:
+        return PreciseTime()
+
+    def to_python(self, value: Any) -> Any:
+        if value is None or isinstance(value, dt.time):
+            return value
+        return _parse(value, dt.time.fromisoformat, "time")
+
+
+class DurationField(Field[dt.timedelta, N]):
+    """A ``timedelta``."""
+
+    python_type = dt.timedelta
+
+    def sa_type(self) -> TypeEngine[Any]:
+        return Duration()
+
+    def to_python(self, value: Any) -> Any:
+        if value is None or isinstance(value, dt.timedelta):
+            return value
+        if isinstance(value, (int, float)):
+            return dt.timedelta(seconds=value)
+        raise ValidationError([f"{value!r} is not a duration (use datetime.timedelta)"])
+
+
+for _transform in (ExtractYear, ExtractMonth, ExtractDay):
+    # Date parts are integers: ``published__year__gte=2020`` uses integer lookups.
+    _transform.output_field = IntegerField
+    DateField.register_lookup(_transform)
+TruncDate.output_field = DateField
+DateTimeField.register_lookup(TruncDate)

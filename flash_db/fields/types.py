@@ -1,0 +1,137 @@
+"""SQLAlchemy column types that make values round-trip the same on every backend."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware datetimes, stored as UTC.
+
+    PostgreSQL keeps ``timestamptz``; MySQL and SQLite have no zone-aware type,
+    so values are converted to UTC and stored naive, and read back as aware
+    UTC. Naive input is taken to be UTC. MySQL gets ``DATETIME(6)`` because a
+    plain ``DATETIME`` drops microseconds.
+    """
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(sa.DateTime(timezone=True))
+        if dialect.name == "mysql":
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or not isinstance(value, dt.datetime):
+            return value
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        else:
+            value = value.astimezone(dt.UTC)
+        if dialect.name != "postgresql":
+            value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class NaiveDateTime(TypeDecorator[dt.datetime]):
+    """Naive datetimes with microseconds on every backend."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "mysql":
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime())
+
+
+class PreciseTime(TypeDecorator[dt.time]):
+    """Times with microseconds (MySQL's plain ``TIME`` drops them)."""
+
+    impl = sa.Time
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "mysql":
+            return dialect.type_descriptor(mysql.TIME(fsp=6))
+        return dialect.type_descriptor(sa.Time())
+
+
+class Duration(TypeDecorator[dt.timedelta]):
+    """``timedelta`` as ``INTERVAL`` on PostgreSQL, as a count of microseconds elsewhere.
+
+    (SQLAlchemy's generic ``Interval`` stores an epoch-based DATETIME on MySQL,
+    which loses microseconds and cannot hold negative durations.)
+    """
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(sa.Interval())
+        return dialect.type_descriptor(sa.BigInteger())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or dialect.name == "postgresql":
+            return value
+        if isinstance(value, dt.timedelta):
+            return (value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or isinstance(value, dt.timedelta):
+            return value
+        return dt.timedelta(microseconds=int(value))
+
+
+class EnumValue(TypeDecorator[enum.Enum]):
+    """A Python ``Enum`` stored by value: VARCHAR for string values, INTEGER for ints.
+
+    Stored values stay readable from SQL and other programs, and adding a member
+    never needs an ``ALTER TYPE`` (no native enum types).
+    """
+
+    impl = sa.String
+    cache_ok = True
+
+    def __init__(self, enum_class: type[enum.Enum], length: int | None = None) -> None:
+        self.enum_class = enum_class
+        values = [m.value for m in enum_class]
+        self.integer = all(isinstance(v, int) for v in values)
+        if self.integer:
+            super().__init__()
+        else:
+            super().__init__(length or max((len(str(v)) for v in values), default=1))
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if self.integer:
+            return dialect.type_descriptor(sa.Integer())
+        return dialect.type_descriptor(sa.String(self.impl_instance.length))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return self.enum_class(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return self.enum_class(value)

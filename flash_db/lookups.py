@@ -1,0 +1,354 @@
+"""Lookups and transforms: the ``__gte`` / ``__year`` part of ``filter(price__gte=5)``.
+
+A lookup is a class with a ``lookup_name`` and an ``as_sql(lhs, rhs)`` that
+returns a SQLAlchemy boolean expression; it is registered on a field class and
+inherited along the MRO (Django's ``register_lookup``)::
+
+    from flash_db import Lookup, fields
+
+    @fields.CharField.register_lookup
+    class NotEqual(Lookup):
+        lookup_name = "ne"
+
+        def as_sql(self, lhs, rhs):
+            return lhs != rhs
+
+    await Author.objects.filter(name__ne="Ann")
+
+A transform (``year``, ``date``) turns the column into another expression that
+further lookups then apply to: ``published__year__gte=2020``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+
+
+class Lookup:
+    """A comparison; subclasses set ``lookup_name`` and implement ``as_sql``.
+
+    ``field`` is the field being compared (for lookups that need its type);
+    ``rhs`` is the user's value, or an already resolved SQL expression when the
+    user passed ``F(...)``.
+    """
+
+    lookup_name: ClassVar[str] = ""
+    #: the value must be a list/tuple (``in``, ``range``)
+    takes_iterable: ClassVar[bool] = False
+    #: ``None`` as the value is meaningful (``isnull``); else ``x=None`` means IS NULL
+    accepts_none: ClassVar[bool] = False
+
+    def __init__(self, field: Any) -> None:
+        self.field = field
+
+    def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:  # pragma: no cover
+        raise NotImplementedError
+
+
+class Transform:
+    """Turns a column into another expression: ``year``, ``date`` …
+
+    ``output_field`` is the field class whose lookups apply afterwards.
+    """
+
+    lookup_name: ClassVar[str] = ""
+    output_field: ClassVar[Any] = None
+
+    def apply(self, lhs: ColumnElement[Any]) -> ColumnElement[Any]:  # pragma: no cover
+        raise NotImplementedError
+
+
+# -- case-sensitive pattern matching --------------------------------------------------------
+
+
+class _CaseSensitive(FunctionElement[str]):
+    """The operand compared case-sensitively.
+
+    MySQL/MariaDB compare with the column's collation, which is case-insensitive
+    by default (utf8mb4_general_ci); ``BINARY x`` forces a byte comparison.
+    SQLite gets ``PRAGMA case_sensitive_like = ON`` on connect instead, and
+    PostgreSQL's LIKE is already case-sensitive.
+    """
+
+    inherit_cache = True
+    name = "case_sensitive"
+    type = sa.String()
+
+
+@compiles(_CaseSensitive)
+def _cs_default(element: _CaseSensitive, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(_CaseSensitive, "mysql")
+def _cs_mysql(element: _CaseSensitive, compiler: Any, **kw: Any) -> str:
+    return f"BINARY {compiler.process(element.clauses, **kw)}"
+
+
+class _Regex(sa.sql.expression.ColumnElement[bool]):
+    """``x`` matches the regular expression ``pattern``.
+
+    SQLAlchemy's ``regexp_match`` drops flags on SQLite and passes them as a
+    ``(?flags)`` prefix on MySQL, where the collation still makes a plain
+    match case-insensitive; this element spells each backend out.
+    """
+
+    inherit_cache = True
+    type = sa.Boolean()
+    _traverse_internals = [
+        ("lhs", sa.sql.visitors.InternalTraversal.dp_clauseelement),
+        ("pattern", sa.sql.visitors.InternalTraversal.dp_clauseelement),
+        ("insensitive", sa.sql.visitors.InternalTraversal.dp_boolean),
+    ]
+
+    def __init__(self, lhs: ColumnElement[Any], pattern: Any, insensitive: bool) -> None:
+        self.lhs = lhs
+        self.pattern = pattern if isinstance(pattern, ColumnElement) else sa.literal(pattern, sa.String)
+        self.insensitive = insensitive
+
+
+@compiles(_Regex)
+def _regex_postgres(element: _Regex, compiler: Any, **kw: Any) -> str:
+    op = "~*" if element.insensitive else "~"
+    return f"({compiler.process(element.lhs, **kw)} {op} {compiler.process(element.pattern, **kw)})"
+
+
+@compiles(_Regex, "sqlite")
+def _regex_sqlite(element: _Regex, compiler: Any, **kw: Any) -> str:
+    # SQLAlchemy registers a Python REGEXP function on SQLite connections;
+    # Python's re understands an inline (?i) flag.
+    pattern = compiler.process(element.pattern, **kw)
+    if element.insensitive:
+        pattern = f"('(?i)' || {pattern})"
+    return f"({compiler.process(element.lhs, **kw)} REGEXP {pattern})"
+
+
+@compiles(_Regex, "mysql")
+def _regex_mysql(element: _Regex, compiler: Any, **kw: Any) -> str:
+    flag = "(?i)" if element.insensitive else "(?-i)"
+    pattern = compiler.process(element.pattern, **kw)
+    return f"({compiler.process(element.lhs, **kw)} REGEXP CONCAT('{flag}', {pattern}))"
+
+
+class _TruncDate(FunctionElement[Any]):
+    """The date part of a datetime."""
+
+    inherit_cache = True
+    name = "trunc_date"
+    type = sa.Date()
+
+
+@compiles(_TruncDate)
+def _trunc_date_default(element: _TruncDate, compiler: Any, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"
+
+
+@compiles(_TruncDate, "sqlite")
+def _trunc_date_sqlite(element: _TruncDate, compiler: Any, **kw: Any) -> str:
+    # CAST(x AS DATE) on SQLite yields a number (NUMERIC affinity); DATE() gives 'YYYY-MM-DD'.
+    return f"DATE({compiler.process(element.clauses, **kw)})"
+
+
+# -- built-in lookups -----------------------------------------------------------------------
+
+
+class Exact(Lookup):
+    lookup_name = "exact"
+
+    def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
+        return lhs == rhs
+
+
+class IExact(Lookup):
+    lookup_name = "iexact"
+
+    def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
+        return sa.func.lower(lhs) == sa.func.lower(rhs)
+
+
+class GreaterThan(Lookup):
+    lookup_name = "gt"
+
+    def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
+        return lhs > rhs
+
+
+class GreaterThanOrEqual(Lookup):
+    lookup_name = "gte"
+
+    def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
+        return lhs >= rhs
+
+
+class LessThan(Lookup):
+    lookup_name = "lt"
+
+    def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
+        return lhs < rhs
+
+
+class LessThanOrEqual(Lookup):
+    lookup_name = "lte"
+
+    def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
+        return lhs <= rhs
+
+
+class In(Lookup):
+    lookup_name = "in"
+    takes_iterable = True
+
+    def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
+        if isinstance(rhs, sa.sql.Select | sa.sql.expression.ScalarSelect):
+            return lhs.in_(rhs)
+        return lhs.in_(list(rhs))
+
+
+class Range(Lookup):
+    lookup_name = "range"
+    takes_iterable = True
+
+    def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
+        low, high = rhs
+        return lhs.between(low, high)
+
+
+class IsNull(Lookup):
+    lookup_name = "isnull"
+    accepts_none = True
+
+    def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
+        if not isinstance(rhs, bool):
+            raise TypeError("the isnull lookup takes True or False")
+        return lhs.is_(None) if rhs else lhs.is_not(None)
+
+
+class _PatternLookup(Lookup):
+    """LIKE-based lookups; the value is escaped, so ``%`` and ``_`` match literally."""
+
+    operator = ""
+    insensitive = False
+
+    def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
+        if self.insensitive:
+            return getattr(lhs, f"i{self.operator}")(rhs, autoescape=not _is_sql(rhs))  # type: ignore[no-any-return]
+        return getattr(_CaseSensitive(lhs), self.operator)(rhs, autoescape=not _is_sql(rhs))  # type: ignore[no-any-return]
+
+
+def _is_sql(value: Any) -> bool:
+    return isinstance(value, ColumnElement)
+
+
+class Contains(_PatternLookup):
+    lookup_name = "contains"
+    operator = "contains"
+
+
+class IContains(_PatternLookup):
+    lookup_name = "icontains"
+    operator = "contains"
+    insensitive = True
+
+
+class StartsWith(_PatternLookup):
+    lookup_name = "startswith"
+    operator = "startswith"
+
+
+class IStartsWith(_PatternLookup):
+    lookup_name = "istartswith"
+    operator = "startswith"
+    insensitive = True
+
+
+class EndsWith(_PatternLookup):
+    lookup_name = "endswith"
+    operator = "endswith"
+
+
+class IEndsWith(_PatternLookup):
+    lookup_name = "iendswith"
+    operator = "endswith"
+    insensitive = True
+
+
+class Regex(Lookup):
+    lookup_name = "regex"
+
+    def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
+        return _Regex(lhs, rhs, insensitive=False)
+
+
+class IRegex(Lookup):
+    lookup_name = "iregex"
+
+    def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
+        return _Regex(lhs, rhs, insensitive=True)
+
+
+# -- transforms -----------------------------------------------------------------------------
+
+
+class _Extract(Transform):
+    part = ""
+
+    def apply(self, lhs: ColumnElement[Any]) -> ColumnElement[Any]:
+        return sa.extract(self.part, lhs)
+
+
+class ExtractYear(_Extract):
+    lookup_name = "year"
+    part = "year"
+
+
+class ExtractMonth(_Extract):
+    lookup_name = "month"
+    part = "month"
+
+
+class ExtractDay(_Extract):
+    lookup_name = "day"
+    part = "day"
+
+
+class TruncDate(Transform):
+    lookup_name = "date"
+
+    def apply(self, lhs: ColumnElement[Any]) -> ColumnElement[Any]:
+        return _TruncDate(lhs)
+
+
+DEFAULT_LOOKUPS: tuple[type[Lookup], ...] = (
+    Exact,
+    IExact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    LessThan,
+    LessThanOrEqual,
+    In,
+    Range,
+    IsNull,
+    Contains,
+    IContains,
+    StartsWith,
+    IStartsWith,
+    EndsWith,
+    IEndsWith,
+    Regex,
+    IRegex,
+)
+
+__all__ = [
+    "DEFAULT_LOOKUPS",
+    "ExtractDay",
+    "ExtractMonth",
+    "ExtractYear",
+    "Lookup",
+    "Transform",
+    "TruncDate",
+]

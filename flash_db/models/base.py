@@ -1,0 +1,362 @@
+"""``Model``: declarative models whose fields build a SQLAlchemy ``Table``.
+
+Example::
+
+    from flash_db import Model, fields
+
+    class Author(Model):
+        name = fields.CharField(max_length=100, unique=True)
+        email = fields.CharField(max_length=254, null=True)
+
+        class Meta:
+            table = "authors"
+            ordering = ["name"]
+
+    ann = await Author.objects.create(name="Ann")
+    ann.email = "ann@example.com"
+    await ann.save()
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+import sqlalchemy as sa
+
+from .. import exceptions
+from ..exceptions import ConfigurationError, FieldError, ValidationError
+from ..fields import BigAutoField, Field
+from ..query import Manager, get_executor, writes
+from .options import Options
+from .registry import registry
+
+#: The MetaData every model's Table lives on; Alembic and raw SQLAlchemy see the same schema.
+#: The naming convention gives every constraint a predictable name, so that
+#: migrations can drop them by name on every backend.
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+_M = TypeVar("_M", bound="Model")
+
+
+class ModelBase(type):
+    """Metaclass: collects fields and managers, builds ``_meta`` and the ``Table``."""
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], attrs: dict[str, Any], **kwargs: Any) -> Any:
+        model_bases = [b for b in bases if isinstance(b, ModelBase)]
+        if not model_bases:  # the Model class itself
+            return super().__new__(mcs, name, bases, attrs, **kwargs)
+
+        meta = attrs.pop("Meta", None)
+        declared = {k: v for k, v in attrs.items() if isinstance(v, Field)}
+        managers = {k: v for k, v in attrs.items() if isinstance(v, Manager)}
+        for key in (*declared, *managers):
+            attrs.pop(key)
+
+        parents_meta = []
+        inherited: dict[str, Field[Any]] = {}
+        inherited_managers: dict[str, Manager[Any]] = {}
+        for base in reversed(model_bases):
+            if base is Model:
+                continue
+            base_meta: Options = base._meta
+            if not base_meta.abstract:
+                raise ConfigurationError(
+                    f"{name} inherits from the concrete model {base.__name__}; only abstract models "
+                    f"(Meta.abstract = True) can be inherited"
+                )
+            parents_meta.extend(base.__dict__.get("_meta_sources", ()))
+            for field in base_meta.fields:
+                inherited[field.name] = copy.copy(field)
+            for mname, manager in base.__dict__.get("_declared_managers", {}).items():
+                inherited_managers[mname] = manager
+
+        cls = super().__new__(mcs, name, bases, attrs, **kwargs)
+        options = Options(cls, meta, parents_meta)
+        cls._meta = options  # type: ignore[attr-defined]
+        cls._meta_sources = (*parents_meta, *([meta] if meta is not None else []))  # type: ignore[attr-defined]
+
+        fields = {**inherited, **dict(sorted(declared.items(), key=lambda kv: kv[1].creation_counter))}
+        for field_name in fields:
+            _check_field_name(name, field_name)
+        all_managers = {**inherited_managers, **managers}
+        cls._declared_managers = all_managers  # type: ignore[attr-defined]
+
+        if options.abstract:
+            options.fields = tuple(fields.values())
+            for field_name, field in fields.items():
+                field.name = field_name
+                setattr(cls, field_name, field)
+            return cls
+
+        if not any(f.primary_key for f in fields.values()):
+            if "id" in fields:
+                raise ConfigurationError(
+                    f"{name}.id is not a primary key; set primary_key=True on it or on another field"
+                )
+            fields = {"id": BigAutoField(primary_key=True), **fields}
+
+        cls.DoesNotExist = _subclass_exception(  # type: ignore[attr-defined]
+            "DoesNotExist", exceptions.DoesNotExist, cls
+        )
+        cls.MultipleObjectsReturned = _subclass_exception(  # type: ignore[attr-defined]
+            "MultipleObjectsReturned", exceptions.MultipleObjectsReturned, cls
+        )
+
+        for field_name, field in fields.items():
+            field.contribute_to_class(cls, field_name)
+            setattr(cls, field_name, field)
+        options.set_fields(list(fields.values()))
+
+        if "objects" not in all_managers:
+            all_managers = {"objects": Manager(), **all_managers}
+        for manager_name, manager in all_managers.items():
+            bound = copy.copy(manager)
+            bound.contribute_to_class(cls, manager_name)
+            setattr(cls, manager_name, bound)
+
+        _build_table(cls, options)
+        registry.register(cls)
+        return cls
+
+
+def _check_field_name(model_name: str, name: str) -> None:
+    if name in _RESERVED or name in vars(Model):
+        raise ConfigurationError(
+            f"{model_name}.{name}: a field may not be called {name!r}, which is part of the Model API; "
+            f"rename it and keep the column name with db_column={name!r}"
+        )
+    if "__" in name or name.endswith("_"):
+        raise ConfigurationError(
+            f"{model_name}.{name}: field names may not contain '__' or end with '_' "
+            f"(they would clash with lookups)"
+        )
+
+
+_RESERVED = {"pk", "objects", "DoesNotExist", "MultipleObjectsReturned"}
+
+
+def _subclass_exception(name: str, parent: type[Exception], model: type) -> type[Exception]:
+    return type(name, (parent,), {"__module__": model.__module__, "__qualname__": f"{model.__qualname__}.{name}"})
+
+
+def _build_table(cls: Any, options: Options) -> None:
+    if options.table_name in metadata.tables:
+        owner = _table_owner.get(options.table_name)
+        owner_name = f"{owner.__module__}.{owner.__qualname__}" if owner else "another table"
+        raise ConfigurationError(
+            f"table {options.table_name!r} for {cls.__module__}.{cls.__qualname__} is already used by "
+            f"{owner_name}; set Meta.table to a different name"
+        )
+    columns = [f.build_column() for f in options.concrete_fields]
+    table = sa.Table(options.table_name, metadata, *columns, comment=None)
+    options.table = table
+    options.columns = tuple(table.c[f.attname] for f in options.concrete_fields)
+    for together in options.unique_together:
+        table.append_constraint(sa.UniqueConstraint(*(options.get_field(n).column_name for n in together)))
+    for constraint in options.constraints:
+        table.append_constraint(constraint.to_sqlalchemy(cls))
+    for index in options.indexes:
+        index.to_sqlalchemy(cls)  # sa.Index binds itself to the table's columns
+    _table_owner[options.table_name] = cls
+
+
+_table_owner: dict[str, Any] = {}
+
+
+class _DefaultManagerDescriptor(Generic[_M]):
+    """For type checkers only: ``Author.objects`` is a ``Manager[Author]``."""
+
+    def __get__(self, instance: None, owner: type[_M]) -> Manager[_M]: ...
+
+
+class Model(metaclass=ModelBase):
+    """Base class of all models.
+
+    Instances are plain objects: field values live in the instance ``__dict__``
+    and attribute access never does I/O. ``await obj.save()`` validates
+    (``full_clean()``) and INSERTs or UPDATEs.
+    """
+
+    _meta: ClassVar[Options]
+    #: True until the instance has been saved or was loaded from the database
+    _adding: bool = False
+    #: the database alias the instance was loaded from / saved to
+    _db: str | None = None
+
+    if TYPE_CHECKING:
+        objects: ClassVar[_DefaultManagerDescriptor[Any]]
+        DoesNotExist: ClassVar[type[exceptions.DoesNotExist]]
+        MultipleObjectsReturned: ClassVar[type[exceptions.MultipleObjectsReturned]]
+
+    def __init__(self, **kwargs: Any) -> None:
+        meta = self._meta
+        if meta.abstract:
+            raise TypeError(f"{type(self).__name__} is abstract and cannot be instantiated")
+        values = self.__dict__
+        for field in meta.fields:
+            if field.name in kwargs:
+                values[field.attname] = kwargs.pop(field.name)
+            elif field.attname in kwargs:
+                values[field.attname] = kwargs.pop(field.attname)
+            else:
+                values[field.attname] = field.get_default()
+        if kwargs:
+            if "pk" in kwargs:
+                values[meta.pk.attname] = kwargs.pop("pk")
+            for key in list(kwargs):
+                if isinstance(getattr(type(self), key, None), property):
+                    setattr(self, key, kwargs.pop(key))
+            if kwargs:
+                raise FieldError(
+                    f"{type(self).__name__}() got unknown field(s) {', '.join(sorted(kwargs))}; "
+                    f"choices: {', '.join(meta.field_names)}"
+                )
+        values["_adding"] = True
+
+    # -- identity ---------------------------------------------------------------------------
+
+    @property
+    def pk(self) -> Any:
+        """The primary key value, whatever the pk field is called."""
+        return self.__dict__.get(self._meta.pk.attname)
+
+    @pk.setter
+    def pk(self, value: Any) -> None:
+        self.__dict__[self._meta.pk.attname] = value
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Model) or type(other)._meta.label != self._meta.label:
+            return NotImplemented if not isinstance(other, Model) else False
+        if self.pk is None:
+            return self is other
+        return bool(self.pk == other.pk)
+
+    def __hash__(self) -> int:
+        if self.pk is None:
+            raise TypeError(f"unsaved {type(self).__name__} instances are unhashable (no pk yet)")
+        return hash((self._meta.label, self.pk))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {self}>"
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} object ({self.pk})"
+
+    # -- validation -------------------------------------------------------------------------
+
+    def clean(self) -> None:
+        """Model-wide validation; override and raise ``ValidationError``. Runs after field checks."""
+
+    def clean_fields(self, exclude: Iterable[str] = ()) -> None:
+        """Convert and validate each field's value; raise one ``ValidationError`` for all problems."""
+        skip = set(exclude)
+        errors: dict[str, list[str]] = {}
+        values = self.__dict__
+        for field in self._meta.fields:
+            if field.name in skip:
+                continue
+            try:
+                values[field.attname] = field.clean(values.get(field.attname), self)
+            except ValidationError as exc:
+                errors[field.name] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+
+    def full_clean(self, exclude: Iterable[str] = ()) -> None:
+        """``clean_fields()`` then ``clean()``; raises ``ValidationError`` with ``.errors`` per field."""
+        errors: dict[str, list[str]] = {}
+        try:
+            self.clean_fields(exclude)
+        except ValidationError as exc:
+            errors.update(exc.errors)
+        try:
+            self.clean()
+        except ValidationError as exc:
+            for key, messages in exc.errors.items():
+                errors.setdefault(key, []).extend(messages)
+        if errors:
+            raise ValidationError(errors)
+
+    # -- persistence ------------------------------------------------------------------------
+
+    async def save(
+        self,
+        *,
+        using: str | None = None,
+        update_fields: Iterable[str] | None = None,
+        validate: bool = True,
+        force_insert: bool = False,
+        force_update: bool = False,
+    ) -> None:
+        """INSERT a new instance or UPDATE a saved one, after ``full_clean()`` (``validate=False`` skips it).
+
+        ``update_fields=["email"]`` writes only those columns.
+        """
+        if force_insert and (force_update or update_fields is not None):
+            raise ValueError("force_insert cannot be combined with force_update or update_fields")
+        meta = self._meta
+        fields: list[Field[Any]] | None = None
+        if update_fields is not None:
+            names = list(update_fields)
+            fields = writes.check_field_names(type(self), names, "save(update_fields=...)")
+            if not fields:
+                return
+        if validate:
+            exclude = () if fields is None else [f.name for f in meta.fields if f not in fields]
+            self.full_clean(exclude=exclude)
+        executor = get_executor()
+        alias = executor.db_for_write(type(self), using, instance=self)
+        model = type(self)
+        if force_insert or (self._adding and not force_update):
+            await writes.insert_one(executor, alias, model, self)
+        else:
+            targets = fields if fields is not None else [f for f in meta.concrete_fields if not f.primary_key]
+            matched = 0 if self.pk is None else await writes.update_one(executor, alias, model, self, targets)
+            if not matched:
+                if fields is not None or force_update:
+                    raise exceptions.DatabaseError(
+                        f"{model.__name__} with pk={self.pk!r} was not updated: no such row on {alias!r}"
+                    )
+                await writes.insert_one(executor, alias, model, self)
+        values = self.__dict__
+        values["_adding"] = False
+        values["_db"] = alias
+
+    async def delete(self, *, using: str | None = None) -> int:
+        """DELETE this row; returns the number of rows deleted. The pk is set to ``None``."""
+        if self.pk is None:
+            raise ValueError(f"{type(self).__name__} has no pk: it was never saved, so it cannot be deleted")
+        executor = get_executor()
+        alias = executor.db_for_write(type(self), using, instance=self)
+        meta = self._meta
+        stmt = sa.delete(meta.table).where(meta.table.c[meta.pk.attname] == self.pk)
+        result = await executor.execute(alias, stmt)
+        self.pk = None
+        self.__dict__["_adding"] = True
+        return int(result.rowcount)
+
+    async def refresh_from_db(self, *, using: str | None = None, fields: Iterable[str] | None = None) -> None:
+        """Reload field values from the database (all, or just ``fields``)."""
+        model = type(self)
+        if self.pk is None:
+            raise ValueError(f"{model.__name__} has no pk: it was never saved, so it cannot be refreshed")
+        alias = using or self._db
+        qs = model.objects.using(alias) if alias else model.objects.all()
+        names = list(fields) if fields is not None else [f.name for f in self._meta.fields]
+        for name in names:
+            self._meta.get_field(name)
+        rows = await qs.filter(pk=self.pk).values(*names)
+        if not rows:
+            raise model.DoesNotExist(f"{model.__name__} with pk={self.pk!r} no longer exists")
+        for name, value in rows[0].items():
+            self.__dict__[self._meta.get_field(name).attname] = value

@@ -1,0 +1,129 @@
+"""``Options``: a model's ``_meta`` — its fields, table, primary key and Meta settings.
+
+``flash_db.inspect(Model)`` returns it; it is the public way to look at a model::
+
+    meta = flash_db.inspect(Author)
+    meta.table            # the SQLAlchemy Table
+    meta.pk.name          # "id"
+    [f.name for f in meta.fields]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..exceptions import ConfigurationError, FieldError
+from ..fields import Field
+
+_META_OPTIONS = {
+    "table",
+    "ordering",
+    "indexes",
+    "unique_together",
+    "constraints",
+    "app_label",
+    "abstract",
+    "database",
+    "verbose_name",
+}
+
+
+def snake_case(name: str) -> str:
+    """``BlogPost`` → ``blog_post``; ``HTTPLog`` → ``http_log``."""
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def app_label_for(module: str) -> str:
+    """The app of a model: the package holding its models module (``blog`` for ``blog.models``)."""
+    parts = module.split(".")
+    if len(parts) > 1 and parts[-1] in ("models", "model"):
+        return parts[-2]
+    if len(parts) > 1:
+        return parts[-2] if parts[-1].startswith("models") else parts[-1]
+    return parts[0]
+
+
+class Options:
+    """A model's metadata (``Model._meta``)."""
+
+    def __init__(self, model: Any, meta: Any, abstract_parents_meta: Sequence[Any] = ()) -> None:
+        settings: dict[str, Any] = {}
+        for parent_meta in abstract_parents_meta:
+            settings.update({k: v for k, v in vars(parent_meta).items() if k in _META_OPTIONS})
+        settings.pop("abstract", None)
+        settings.pop("table", None)  # a table name is never inherited
+        if meta is not None:
+            unknown = sorted(k for k in vars(meta) if not k.startswith("_") and k not in _META_OPTIONS)
+            if unknown:
+                raise ConfigurationError(
+                    f"{model.__name__}.Meta has unknown option(s) {', '.join(unknown)}; "
+                    f"options: {', '.join(sorted(_META_OPTIONS))}"
+                )
+            settings.update({k: v for k, v in vars(meta).items() if k in _META_OPTIONS})
+        self.model = model
+        self.object_name: str = model.__name__
+        self.abstract: bool = bool(settings.get("abstract", False))
+        self.app_label: str = settings.get("app_label") or app_label_for(model.__module__)
+        self.label: str = f"{self.app_label}.{self.object_name}"
+        self.table_name: str = settings.get("table") or snake_case(self.object_name)
+        self.ordering: tuple[str, ...] = tuple(settings.get("ordering", ()))
+        self.indexes: tuple[Any, ...] = tuple(settings.get("indexes", ()))
+        self.unique_together: tuple[tuple[str, ...], ...] = _normalise_together(
+            settings.get("unique_together", ())
+        )
+        self.constraints: tuple[Any, ...] = tuple(settings.get("constraints", ()))
+        self.database: str | None = settings.get("database")
+        self.verbose_name: str = settings.get("verbose_name") or snake_case(self.object_name).replace("_", " ")
+        self.fields: tuple[Field[Any], ...] = ()
+        self.concrete_fields: tuple[Field[Any], ...] = ()
+        self.attnames: tuple[str, ...] = ()
+        self.columns: tuple[sa.Column[Any], ...] = ()
+        self._by_name: dict[str, Field[Any]] = {}
+        self.table: sa.Table = None  # type: ignore[assignment]
+        self.pk: Field[Any] = None  # type: ignore[assignment]
+
+    def set_fields(self, fields: Sequence[Field[Any]]) -> None:
+        self.fields = tuple(fields)
+        self.concrete_fields = tuple(fields)
+        self.attnames = tuple(f.attname for f in fields)
+        self._by_name = {f.name: f for f in fields}
+        self._by_name.update({f.attname: f for f in fields})
+        pks = [f for f in fields if f.primary_key]
+        if len(pks) != 1:
+            raise ConfigurationError(f"{self.object_name} must have exactly one primary key field")
+        self.pk = pks[0]
+
+    def get_field(self, name: str) -> Field[Any]:
+        """The field called ``name``; ``FieldError`` naming the choices otherwise."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            if name == "pk":
+                return self.pk
+            choices = ", ".join(f.name for f in self.fields)
+            raise FieldError(f"unknown field {name!r} on {self.object_name}; choices: {choices}") from None
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def relations(self) -> tuple[Field[Any], ...]:
+        """Relation fields (ForeignKey, OneToOne, ManyToMany)."""
+        return tuple(f for f in self.fields if f.is_relation)
+
+    def __repr__(self) -> str:
+        return f"<Options for {self.label}>"
+
+
+def _normalise_together(value: Any) -> tuple[tuple[str, ...], ...]:
+    if not value:
+        return ()
+    if all(isinstance(v, str) for v in value):
+        return (tuple(value),)
+    return tuple(tuple(v) for v in value)

@@ -1,0 +1,69 @@
+"""``flash_db.registry``: every concrete model, by label (``app.ClassName``).
+
+Example::
+
+    import flash_db
+    flash_db.registry.get_model("blog.Author")
+    [m.__name__ for m in flash_db.registry]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..exceptions import ConfigurationError
+
+
+class Registry:
+    """All concrete model classes, in definition order."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, Any] = {}
+
+    def register(self, model: Any) -> None:
+        label = model._meta.label
+        existing = self._models.get(label)
+        if existing is not None and existing.__qualname__ != model.__qualname__:
+            raise ConfigurationError(
+                f"two models are labelled {label!r} ({existing.__module__} and {model.__module__}); "
+                f"set Meta.app_label on one of them"
+            )
+        self._models[label] = model
+
+    def unregister(self, model: Any) -> None:
+        """Forget ``model`` (tests that define throwaway models)."""
+        self._models.pop(model._meta.label, None)
+
+    def get_model(self, label: str) -> Any:
+        """The model for ``"app.ClassName"`` (or a unique ``"ClassName"``), case-insensitive."""
+        wanted = label.lower()
+        for key, model in self._models.items():
+            if key.lower() == wanted:
+                return model
+        matches = [m for k, m in self._models.items() if k.split(".")[-1].lower() == wanted]
+        if len(matches) == 1:
+            return matches[0]
+        known = ", ".join(self._models) or "none registered"
+        raise ConfigurationError(f"unknown model {label!r}; models: {known}")
+
+    @property
+    def models(self) -> list[Any]:
+        return list(self._models.values())
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(self._models.values()))
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def __contains__(self, item: object) -> bool:
+        if isinstance(item, str):
+            return any(k.lower() == item.lower() for k in self._models)
+        return item in self._models.values()
+
+    def __repr__(self) -> str:
+        return f"<Registry: {', '.join(self._models)}>"
+
+
+registry = Registry()

@@ -1,0 +1,46 @@
+"""What a database backend can do, read once from its SQLAlchemy dialect.
+
+Code that must behave differently per backend asks a flag here
+(``features.insert_returning``) instead of testing the dialect's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Dialect
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """Capabilities of one database backend."""
+
+    vendor: str
+    #: INSERT ... RETURNING for one row
+    insert_returning: bool
+    #: executemany INSERT ... RETURNING with rows in parameter order (pks for bulk_create)
+    insert_many_returning: bool
+    #: INSERT ... ON CONFLICT (cols) DO ...  (PostgreSQL, SQLite) vs ON DUPLICATE KEY (MySQL)
+    upsert_style: str
+    #: streaming results needs a transaction (server-side cursors on PostgreSQL)
+    stream_needs_transaction: bool
+    #: the isolation level a transaction gets when none is asked for
+    default_isolation: str
+
+    @classmethod
+    def from_dialect(cls, dialect: Dialect) -> Features:
+        name = dialect.name
+        return cls(
+            vendor=name,
+            insert_returning=bool(dialect.insert_returning),
+            insert_many_returning=bool(
+                dialect.insert_executemany_returning
+                and dialect.insert_executemany_returning_sort_by_parameter_order
+            ),
+            upsert_style="on_duplicate_key" if name == "mysql" else "on_conflict",
+            stream_needs_transaction=name == "postgresql",
+            default_isolation={
+                "postgresql": "READ COMMITTED",
+                "mysql": "REPEATABLE READ",
+            }.get(name, "SERIALIZABLE"),
+        )

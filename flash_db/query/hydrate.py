@@ -1,0 +1,50 @@
+"""Rows to results: model instances, dicts, tuples, flat values, named tuples.
+
+Instances are built with ``object.__new__`` and one ``__dict__`` assignment:
+no ``__init__``, no per-field Python work. Fields are non-data descriptors,
+so attribute reads then hit the instance ``__dict__`` directly. ``_adding``
+is left to the class default (False: the row exists) and ``_db`` records the
+database alias the row came from.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from .state import DICTS, FLAT, MODELS, NAMED, TUPLES
+
+
+def instances(model: Any, names: tuple[str, ...], rows: Sequence[Any], alias: str) -> list[Any]:
+    new = object.__new__
+    keys = (*names, "_db")
+    result = []
+    append = result.append
+    for row in rows:
+        obj = new(model)
+        obj.__dict__ = dict(zip(keys, (*row, alias), strict=True))
+        append(obj)
+    return result
+
+
+@lru_cache(maxsize=256)
+def _named_tuple(names: tuple[str, ...]) -> Any:
+    return namedtuple("Row", names, rename=True)  # type: ignore[misc]
+
+
+def convert(kind: str, model: Any, names: tuple[str, ...], rows: Sequence[Any], alias: str) -> list[Any]:
+    """Turn raw rows into the result shape of ``kind``."""
+    if kind == MODELS:
+        return instances(model, names, rows, alias)
+    if kind == DICTS:
+        return [dict(zip(names, row, strict=True)) for row in rows]
+    if kind == TUPLES:
+        return [tuple(row) for row in rows]
+    if kind == FLAT:
+        return [row[0] for row in rows]
+    if kind == NAMED:
+        cls = _named_tuple(names)
+        return [cls._make(row) for row in rows]
+    raise ValueError(f"unknown result kind {kind!r}")

@@ -1,0 +1,497 @@
+"""``QuerySet``: a lazy, immutable, awaitable query over one model.
+
+Every builder method returns a new QuerySet; nothing touches the database
+until the QuerySet is awaited, iterated with ``async for``, or a terminal
+method (``count()``, ``get()``, ``update()`` …) is awaited::
+
+    qs = Book.objects.filter(price__gte=5).order_by("-price")[:10]
+    books = await qs                          # list[Book]
+    async for book in qs: ...
+    n = await qs.count()
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Generator, Iterable, Mapping, Sequence
+from typing import Any, Generic
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+from typing_extensions import Self, TypeVar
+
+from ..exceptions import FieldError, NotSupportedError
+from ..expressions import Expression, Q
+from . import hydrate, writes
+from .executor import Executor, get_executor
+from .resolver import Annotation
+from .state import (
+    DICTS,
+    FLAT,
+    MODELS,
+    NAMED,
+    TUPLES,
+    QueryState,
+    build_select,
+    count_select,
+    selected_columns,
+    write_filter,
+)
+
+M = TypeVar("M")
+R = TypeVar("R", default=M)
+
+#: rows read from a get() to tell "one" from "more than one"
+_GET_LIMIT = 2
+
+
+class QuerySet(Generic[M, R]):
+    """A lazy query over the rows of one model. ``R`` is what awaiting it yields a list of."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, model: type[M], state: QueryState | None = None) -> None:
+        self._state = state if state is not None else QueryState(model=model)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def model(self) -> type[M]:
+        return self._state.model  # type: ignore[no-any-return]
+
+    def _replace(self, **changes: Any) -> Any:
+        return type(self)(self.model, dataclasses.replace(self._state, **changes))
+
+    @property
+    def _executor(self) -> Executor:
+        return get_executor()
+
+    def _read_alias(self) -> str:
+        return self._executor.db_for_read(self.model, self._state.using)
+
+    def _write_alias(self) -> str:
+        return self._executor.db_for_write(self.model, self._state.using)
+
+    def _check_not_sliced(self, action: str) -> None:
+        if self._state.is_sliced:
+            raise TypeError(f"cannot {action} a QuerySet once it has been sliced")
+
+    def _as_subquery(self) -> Any:
+        """The SELECT of this QuerySet, for ``field__in=qs`` (one column: values_list/flat or pk)."""
+        state = self._state
+        if state.selected is None:
+            meta = state.model._meta
+            return build_select(state, [meta.table.c[meta.pk.attname]])
+        if len(state.selected) != 1:
+            raise FieldError("a QuerySet used as a value must select exactly one column")
+        return build_select(state)
+
+    # -- builders ---------------------------------------------------------------------------
+
+    def all(self) -> Self:
+        """A copy of this QuerySet."""
+        return self._replace()
+
+    def none(self) -> Self:
+        """A QuerySet that matches nothing (and never queries for it)."""
+        return self._replace(empty=True)
+
+    def _filter(self, negate: bool, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Self:
+        if not args and not kwargs:
+            return self._replace()
+        self._check_not_sliced("filter")
+        q = Q(*args, **kwargs)
+        resolver = self._state.resolver()
+        condition = resolver.resolve_q(~q if negate else q)
+        if resolver.used_aggregate:
+            return self._replace(having=(*self._state.having, condition))
+        return self._replace(where=(*self._state.where, condition))
+
+    def filter(self, *args: Any, **kwargs: Any) -> Self:
+        """Rows matching all conditions: ``filter(Q(...) | Q(...), name__startswith="A")``."""
+        return self._filter(False, args, kwargs)
+
+    def exclude(self, *args: Any, **kwargs: Any) -> Self:
+        """Rows not matching the conditions (rows with NULL in a compared column are kept)."""
+        return self._filter(True, args, kwargs)
+
+    def order_by(self, *fields: Any) -> Self:
+        """Order by field names (``"-price"`` descends) or expressions; no argument clears ordering."""
+        self._check_not_sliced("reorder")
+        resolver = self._state.resolver()
+        return self._replace(ordering=tuple(resolver.order_term(f) for f in fields), reverse=False)
+
+    def reverse(self) -> Self:
+        """The same rows in the opposite order."""
+        return self._replace(reverse=not self._state.reverse)
+
+    def distinct(self) -> Self:
+        """SELECT DISTINCT."""
+        return self._replace(distinct=True)
+
+    def using(self, alias: str) -> Self:
+        """Run on the database ``alias`` (checked when the query runs)."""
+        return self._replace(using=alias)
+
+    def annotate(self, **annotations: Any) -> Self:
+        """Add computed values: ``annotate(n=Count("id"), label=Lower("name"))``."""
+        state = self._state
+        existing = {a.name for a in state.annotations}
+        resolver = state.resolver()
+        added = list(state.annotations)
+        field_names = {f.name for f in state.model._meta.concrete_fields}
+        for name, expression in annotations.items():
+            if name in existing or name in field_names:
+                raise FieldError(f"annotation {name!r} conflicts with a field or annotation of that name")
+            if not isinstance(expression, (Expression, ColumnElement)):
+                raise FieldError(f"annotate({name}=...) needs an expression, got {expression!r}")
+            element = expression.resolve(resolver) if isinstance(expression, Expression) else expression
+            is_aggregate = bool(getattr(expression, "contains_aggregate", False))
+            added.append(Annotation(name, element, is_aggregate))
+            resolver = dataclasses.replace(state, annotations=tuple(added)).resolver()
+        selected = state.selected
+        if selected is not None:
+            selected = (*selected, *annotations)
+        return self._replace(annotations=tuple(added), selected=selected)
+
+    def _select(self, names: Sequence[str], kind: str) -> Any:
+        state = self._state
+        if not names:
+            meta = state.model._meta
+            names = tuple(f.name for f in meta.concrete_fields) + tuple(a.name for a in state.annotations)
+        resolver = state.resolver()
+        for name in names:
+            resolver.resolve_ref(name)  # validates the name (FieldError lists the choices)
+        return self._replace(selected=tuple(names), result_kind=kind)
+
+    def values(self, *fields: str) -> QuerySet[M, dict[str, Any]]:
+        """Rows as dicts of the named fields (all fields when none are named)."""
+        return self._select(fields, DICTS)  # type: ignore[no-any-return]
+
+    def values_list(self, *fields: str, flat: bool = False, named: bool = False) -> QuerySet[M, Any]:
+        """Rows as tuples; ``flat=True`` with one field gives plain values, ``named=True`` namedtuples."""
+        if flat and named:
+            raise TypeError("values_list() takes flat or named, not both")
+        if flat and len(fields) != 1:
+            raise TypeError("values_list(flat=True) takes exactly one field")
+        return self._select(fields, FLAT if flat else NAMED if named else TUPLES)  # type: ignore[no-any-return]
+
+    def __getitem__(self, key: int | slice) -> Any:
+        """``qs[10:20]`` is a QuerySet with LIMIT/OFFSET; ``await qs[3]`` is one object."""
+        state = self._state
+        if isinstance(key, slice):
+            if key.step not in (None, 1):
+                raise TypeError("QuerySet slicing does not support a step")
+            start, stop = key.start or 0, key.stop
+            if start < 0 or (stop is not None and stop < 0):
+                raise TypeError("QuerySet slicing does not support negative indexes")
+            low = state.low + start
+            high = state.high
+            if stop is not None:
+                high = state.low + stop if high is None else min(high, state.low + stop)
+            if high is not None and high < low:
+                high = low
+            return self._replace(low=low, high=high)
+        if not isinstance(key, int):
+            raise TypeError(f"QuerySet indexes must be integers or slices, not {type(key).__name__}")
+        if key < 0:
+            raise TypeError("QuerySet indexing does not support negative indexes")
+        return self._index(key)
+
+    async def _index(self, index: int) -> R:
+        rows = await self[index : index + 1]._fetch()
+        if not rows:
+            raise IndexError("QuerySet index out of range")
+        return rows[0]  # type: ignore[no-any-return]
+
+    # -- running ----------------------------------------------------------------------------
+
+    async def _fetch(self) -> list[R]:
+        state = self._state
+        if state.empty:
+            return []
+        alias = self._read_alias()
+        columns, names = selected_columns(state)
+        result = await self._executor.execute(alias, build_select(state, columns))
+        return hydrate.convert(state.result_kind, state.model, names, result.all(), alias)
+
+    def __await__(self) -> Generator[Any, None, list[R]]:
+        return self._fetch().__await__()
+
+    async def __aiter__(self) -> AsyncIterator[R]:
+        for item in await self._fetch():
+            yield item
+
+    async def iterator(self, chunk_size: int = 1000) -> AsyncIterator[R]:
+        """Stream results ``chunk_size`` rows at a time instead of loading them all."""
+        state = self._state
+        if state.empty:
+            return
+        alias = self._read_alias()
+        columns, names = selected_columns(state)
+        stmt = build_select(state, columns)
+        async for rows in self._executor.stream(alias, stmt, chunk_size):
+            for item in hydrate.convert(state.result_kind, state.model, names, rows, alias):
+                yield item
+
+    async def count(self) -> int:
+        """Number of matching rows (``SELECT COUNT(*)``)."""
+        if self._state.empty:
+            return 0
+        result = await self._executor.execute(self._read_alias(), count_select(self._state))
+        return int(result.scalar_one())
+
+    async def exists(self) -> bool:
+        """Whether any row matches (``SELECT 1 … LIMIT 1``)."""
+        if self._state.empty:
+            return False
+        state = self._state
+        high = state.low + 1 if state.high is None else min(state.high, state.low + 1)
+        probe = dataclasses.replace(state, ordering=(), reverse=False, high=high)
+        stmt = build_select(probe, [sa.literal_column("1")])
+        result = await self._executor.execute(self._read_alias(), stmt)
+        return result.first() is not None
+
+    async def get(self, *args: Any, **kwargs: Any) -> R:
+        """The one matching row; ``Model.DoesNotExist`` / ``Model.MultipleObjectsReturned`` otherwise."""
+        qs = self.filter(*args, **kwargs) if args or kwargs else self
+        if not qs._state.is_sliced:
+            qs = qs._replace(ordering=(), reverse=False, high=_GET_LIMIT)
+        rows = await qs._fetch()
+        model = self.model
+        if not rows:
+            raise model.DoesNotExist(  # type: ignore[attr-defined]
+                f"{model.__name__} matching query does not exist ({_describe(args, kwargs)})"
+            )
+        if len(rows) > 1:
+            raise model.MultipleObjectsReturned(  # type: ignore[attr-defined]
+                f"get() returned more than one {model.__name__} ({_describe(args, kwargs)}); "
+                f"add filters or use filter()/first()"
+            )
+        return rows[0]
+
+    def _ordered(self) -> Self:
+        if self._state.ordering is None and not self.model._meta.ordering:  # type: ignore[attr-defined]
+            return self.order_by("pk")
+        return self
+
+    async def first(self) -> R | None:
+        """The first row (by the QuerySet's ordering, else by pk), or ``None``."""
+        rows = await self._ordered()[:1]._fetch()
+        return rows[0] if rows else None
+
+    async def last(self) -> R | None:
+        """The last row (by the QuerySet's ordering, else by pk), or ``None``."""
+        rows = await self._ordered().reverse()[:1]._fetch()
+        return rows[0] if rows else None
+
+    async def aggregate(self, **aggregates: Any) -> dict[str, Any]:
+        """Aggregate over the matching rows: ``aggregate(n=Count("id"), avg=Avg("price"))``."""
+        if not aggregates:
+            raise TypeError("aggregate() needs at least one aggregate, e.g. n=Count('id')")
+        state = self._state
+        resolver = state.resolver()
+        labelled = []
+        for name, aggregate in aggregates.items():
+            if not getattr(aggregate, "contains_aggregate", False):
+                raise TypeError(f"aggregate({name}=...) is not an aggregate expression: {aggregate!r}")
+            labelled.append(aggregate.resolve(resolver).label(name))
+        if state.is_sliced or state.distinct or state.has_aggregate or state.selected is not None:
+            # Aggregate over the rows the QuerySet would return, not the whole table.
+            inner = build_select(state).subquery("flash_agg")
+            outer = {c.name: c for c in inner.c}
+            labelled = [
+                aggregate.resolve(_SubqueryResolver(outer, resolver)).label(name)
+                for name, aggregate in aggregates.items()
+            ]
+            stmt = sa.select(*labelled).select_from(inner)
+        else:
+            stmt = sa.select(*labelled).select_from(state.model._meta.table)
+            if state.where:
+                stmt = stmt.where(*state.where)
+            if state.empty:
+                stmt = stmt.where(sa.false())
+        row = (await self._executor.execute(self._read_alias(), stmt)).one()
+        return dict(zip(aggregates, row, strict=True))
+
+    async def in_bulk(self, id_list: Iterable[Any] | None = None, *, field_name: str = "pk") -> dict[Any, M]:
+        """``{value: obj}`` for the given pks (or values of a unique ``field_name``)."""
+        field = self.model._meta.pk if field_name == "pk" else self.model._meta.get_field(field_name)  # type: ignore[attr-defined]
+        if field_name != "pk" and not (field.unique or field.primary_key):
+            raise FieldError(f"in_bulk() needs a unique field; {field_name!r} is not unique")
+        qs: QuerySet[M, Any] = self
+        if id_list is not None:
+            ids = list(id_list)
+            if not ids:
+                return {}
+            qs = self.filter(**{f"{field_name}__in": ids})
+        objs = await qs._replace(result_kind=MODELS, selected=None)._fetch()
+        return {obj.__dict__[field.attname]: obj for obj in objs}
+
+    def sql(self, alias: str | None = None) -> str:
+        """The SQL this QuerySet would run, for the default database's dialect (or ``alias``)."""
+        dialect = self._executor.dialect(alias)
+        stmt = build_select(self._state)
+        try:
+            return str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        except (sa.exc.CompileError, NotImplementedError, TypeError):
+            return str(stmt.compile(dialect=dialect))
+
+    # -- writes -----------------------------------------------------------------------------
+
+    async def update(self, **values: Any) -> int:
+        """UPDATE the matching rows; returns the number matched. Sends no signals."""
+        if not values:
+            raise TypeError("update() needs at least one field=value")
+        state = self._state
+        if state.empty:
+            return 0
+        meta = state.model._meta
+        resolver = state.resolver()
+        assignments: dict[str, Any] = {}
+        for name, value in values.items():
+            field = meta.get_field(name)
+            if isinstance(value, Expression):
+                value = value.resolve(resolver)
+            assignments[field.attname] = value
+        stmt = sa.update(meta.table).where(*write_filter(state)).values(assignments)
+        result = await self._executor.execute(self._write_alias(), stmt)
+        return int(result.rowcount)
+
+    async def delete(self) -> int:
+        """DELETE the matching rows (honours slicing); returns the number deleted."""
+        state = self._state
+        if state.empty:
+            return 0
+        meta = state.model._meta
+        stmt = sa.delete(meta.table).where(*write_filter(state))
+        result = await self._executor.execute(self._write_alias(), stmt)
+        return int(result.rowcount)
+
+    async def create(self, **kwargs: Any) -> M:
+        """Build an instance from ``kwargs``, save it (INSERT) and return it."""
+        obj = self.model(**kwargs)
+        await obj.save(force_insert=True, using=self._state.using)  # type: ignore[attr-defined]
+        return obj
+
+    async def get_or_create(self, defaults: Mapping[str, Any] | None = None, **kwargs: Any) -> tuple[M, bool]:
+        """``(obj, created)``: the row matching ``kwargs``, else a new one from ``kwargs`` + ``defaults``."""
+        try:
+            return await self.get(**kwargs), False  # type: ignore[return-value]
+        except self.model.DoesNotExist:  # type: ignore[attr-defined]
+            pass
+        params = {k: v for k, v in kwargs.items() if "__" not in k}
+        params.update(defaults or {})
+        return await self.create(**params), True
+
+    async def update_or_create(
+        self, defaults: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> tuple[M, bool]:
+        """``(obj, created)``: update the row matching ``kwargs`` with ``defaults``, or create it."""
+        executor = self._executor
+        async with executor.transaction(self._write_alias()):
+            try:
+                obj: Any = await self.get(**kwargs)
+            except self.model.DoesNotExist:  # type: ignore[attr-defined]
+                params = {k: v for k, v in kwargs.items() if "__" not in k}
+                params.update(defaults or {})
+                return await self.create(**params), True
+            for name, value in (defaults or {}).items():
+                setattr(obj, name, value)
+            await obj.save(using=self._state.using)
+            return obj, False
+
+    async def bulk_create(
+        self,
+        objs: Iterable[M],
+        batch_size: int | None = None,
+        *,
+        ignore_conflicts: bool = False,
+        update_conflicts: bool = False,
+        update_fields: Sequence[str] | None = None,
+        unique_fields: Sequence[str] | None = None,
+    ) -> list[M]:
+        """INSERT many objects in batches, in one transaction; pks are set on the objects.
+
+        No validation and no signals (documented). With ``ignore_conflicts``
+        the pks of the objects are not set.
+        """
+        objs = list(objs)
+        if not objs:
+            return objs
+        if ignore_conflicts and update_conflicts:
+            raise TypeError("bulk_create() takes ignore_conflicts or update_conflicts, not both")
+        if batch_size is not None and batch_size < 1:
+            raise ValueError("batch_size must be a positive integer")
+        model: Any = self.model
+        if update_conflicts:
+            if not update_fields:
+                raise TypeError("update_conflicts=True needs update_fields=[...]")
+            writes.check_field_names(model, update_fields, "bulk_create(update_fields=...)")
+            for name in unique_fields or ():
+                model._meta.get_field(name)
+        for obj in objs:
+            if type(obj) is not model:
+                raise TypeError(f"bulk_create() on {model.__name__} got a {type(obj).__name__}")
+        alias = self._write_alias()
+        async with self._executor.transaction(alias):
+            await writes.bulk_insert(
+                self._executor,
+                alias,
+                model,
+                objs,
+                batch_size=batch_size,
+                ignore_conflicts=ignore_conflicts,
+                update_conflicts=update_conflicts,
+                update_fields=[model._meta.get_field(n).attname for n in update_fields or ()],
+                unique_fields=[model._meta.get_field(n).attname for n in unique_fields or ()],
+            )
+        return objs
+
+    async def bulk_update(self, objs: Iterable[M], fields: Sequence[str], batch_size: int | None = None) -> int:
+        """UPDATE ``fields`` of many saved objects, one statement per batch; returns rows matched."""
+        objs = list(objs)
+        if not fields:
+            raise TypeError("bulk_update() needs the names of the fields to update")
+        model: Any = self.model
+        field_objs = writes.check_field_names(model, fields, "bulk_update()")
+        if not objs:
+            return 0
+        if any(obj.__dict__.get(model._meta.pk.attname) is None for obj in objs):  # type: ignore[attr-defined]
+            raise ValueError("bulk_update() needs objects that have a primary key (saved objects)")
+        alias = self._write_alias()
+        async with self._executor.transaction(alias):
+            return await writes.bulk_update(self._executor, alias, model, objs, field_objs, batch_size)
+
+    def __iter__(self) -> Any:
+        raise TypeError(
+            f"QuerySet of {self.model.__name__} is async: use 'async for' or 'await qs', not 'for'"
+        )
+
+    def __repr__(self) -> str:
+        return f"<QuerySet of {self.model.__name__}; .sql() shows its SQL>"
+
+
+class _SubqueryResolver:
+    """Resolves names to the columns of a derived table (aggregate over a sliced QuerySet)."""
+
+    def __init__(self, columns: Mapping[str, Any], fallback: Any) -> None:
+        self.columns = columns
+        self.fallback = fallback
+
+    def resolve_ref(self, name: str) -> Any:
+        column = self.columns.get(name)
+        if column is None:
+            field = self.fallback.field(name) if name not in self.fallback.annotations else None
+            column = self.columns.get(field.attname if field is not None else name)
+        if column is None:
+            raise FieldError(f"cannot aggregate over {name!r}: not selected by this QuerySet")
+        return column
+
+    def resolve_q(self, q: Any) -> Any:
+        raise NotSupportedError("aggregate filter= is not supported over a sliced or values() QuerySet")
+
+
+def _describe(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
+    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    return ", ".join(parts) or "no filters"

@@ -1,0 +1,173 @@
+"""The immutable state of a QuerySet, and its compilation to SQLAlchemy Core.
+
+``QueryState`` is one frozen dataclass of tuples; every QuerySet builder
+returns a copy made with ``dataclasses.replace``, so no builder can forget a
+field. Filters and orderings are resolved to SQLAlchemy expressions when they
+are added (errors surface at the call that caused them); compiling a state to
+a statement is then only assembly, and the statement's structure — not its
+values — is what SQLAlchemy's compiled cache keys on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import ColumnElement
+
+from ._types import ModelLike
+from .resolver import Annotation, Resolver
+
+#: How rows come back: model instances, dicts, tuples, single values, named tuples.
+MODELS, DICTS, TUPLES, FLAT, NAMED = "models", "dicts", "tuples", "flat", "named"
+
+
+@dataclass(frozen=True, slots=True)
+class QueryState:
+    model: Any
+    where: tuple[ColumnElement[bool], ...] = ()
+    having: tuple[ColumnElement[bool], ...] = ()
+    #: explicit ordering as (expression, descending); ``None`` means Meta.ordering
+    ordering: tuple[tuple[ColumnElement[Any], bool], ...] | None = None
+    reverse: bool = False
+    low: int = 0
+    high: int | None = None
+    distinct: bool = False
+    annotations: tuple[Annotation, ...] = ()
+    #: names selected by values()/values_list(), in order; None selects the model
+    selected: tuple[str, ...] | None = None
+    result_kind: str = MODELS
+    using: str | None = None
+    empty: bool = False
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    @property
+    def is_sliced(self) -> bool:
+        return self.low != 0 or self.high is not None
+
+    def resolver(self) -> Resolver:
+        return Resolver(self.model, {a.name: a for a in self.annotations})
+
+    @property
+    def has_aggregate(self) -> bool:
+        return any(a.is_aggregate for a in self.annotations)
+
+
+def _default_ordering(model: ModelLike) -> tuple[tuple[ColumnElement[Any], bool], ...]:
+    """Meta.ordering resolved once per model."""
+    cache: dict[Any, Any] = _ORDERING_CACHE
+    cached = cache.get(model)
+    if cached is None:
+        resolver = Resolver(model)
+        cached = tuple(resolver.order_term(term) for term in model._meta.ordering)
+        cache[model] = cached
+    return cached  # type: ignore[no-any-return]
+
+
+_ORDERING_CACHE: dict[Any, Any] = {}
+
+
+def ordering_of(state: QueryState) -> tuple[tuple[ColumnElement[Any], bool], ...]:
+    """The effective ordering: explicit, else Meta.ordering; reversed by reverse()/last()."""
+    ordering = state.ordering if state.ordering is not None else _default_ordering(state.model)
+    if state.reverse:
+        if not ordering:
+            ordering = ((state.model._meta.table.c[state.model._meta.pk.attname], False),)
+        ordering = tuple((col, not desc) for col, desc in ordering)
+    return ordering
+
+
+def _order_clauses(state: QueryState) -> list[ColumnElement[Any]]:
+    return [col.desc() if desc else col.asc() for col, desc in ordering_of(state)]
+
+
+def selected_columns(state: QueryState) -> tuple[list[ColumnElement[Any]], tuple[str, ...]]:
+    """The SELECT list and the names rows map to."""
+    meta = state.model._meta
+    if state.selected is None:
+        columns: list[ColumnElement[Any]] = list(meta.columns)
+        names = meta.attnames
+        for annotation in state.annotations:
+            columns.append(annotation.element.label(annotation.name))
+        return columns, names + tuple(a.name for a in state.annotations)
+    resolver = state.resolver()
+    columns = []
+    for name in state.selected:
+        columns.append(resolver.resolve_ref(name).label(name))
+    return columns, state.selected
+
+
+def group_by(state: QueryState, columns: list[ColumnElement[Any]]) -> list[ColumnElement[Any]]:
+    """GROUP BY for annotations with aggregates: every selected non-aggregate expression."""
+    aggregates = {a.name for a in state.annotations if a.is_aggregate}
+    if state.selected is None:
+        return list(state.model._meta.columns) + [
+            a.element for a in state.annotations if not a.is_aggregate
+        ]
+    resolver = state.resolver()
+    return [resolver.resolve_ref(name) for name in state.selected if name not in aggregates]
+
+
+def build_select(state: QueryState, columns: list[ColumnElement[Any]] | None = None) -> Select[Any]:
+    """The SELECT statement for ``state`` (``columns`` overrides the select list)."""
+    if columns is None:
+        columns, _ = selected_columns(state)
+    stmt = sa.select(*columns).select_from(state.model._meta.table)
+    if state.where:
+        stmt = stmt.where(*state.where)
+    if state.empty:
+        stmt = stmt.where(sa.false())
+    if state.has_aggregate:
+        stmt = stmt.group_by(*group_by(state, columns))
+    if state.having:
+        stmt = stmt.having(sa.and_(*state.having))
+    if state.distinct:
+        stmt = stmt.distinct()
+    order = _order_clauses(state)
+    if order:
+        stmt = stmt.order_by(*order)
+    if state.high is not None:
+        stmt = stmt.limit(state.high - state.low)
+    if state.low:
+        stmt = stmt.offset(state.low)
+    return stmt
+
+
+def pk_subquery(state: QueryState) -> Any:
+    """``pk IN (…)`` target for UPDATE/DELETE of a sliced or ordered QuerySet.
+
+    MySQL refuses LIMIT inside an IN subquery and a subquery on the table being
+    modified; wrapping the limited SELECT in a derived table satisfies both,
+    and PostgreSQL and SQLite accept the same shape.
+    """
+    meta = state.model._meta
+    pk_col = meta.table.c[meta.pk.attname]
+    inner = build_select(state, [pk_col]).subquery("flash_slice")
+    return sa.select(inner.c[pk_col.key])
+
+
+def write_filter(state: QueryState) -> list[ColumnElement[bool]]:
+    """WHERE clause for UPDATE/DELETE of ``state``."""
+    if state.is_sliced or state.distinct or state.having or state.has_aggregate:
+        meta = state.model._meta
+        return [meta.table.c[meta.pk.attname].in_(pk_subquery(state))]
+    conditions = list(state.where)
+    if state.empty:
+        conditions.append(sa.false())
+    return conditions
+
+
+def count_select(state: QueryState) -> Select[Any]:
+    if state.is_sliced or state.distinct or state.has_aggregate or state.having:
+        inner = build_select(state).subquery("flash_count")
+        return sa.select(sa.func.count()).select_from(inner)
+    stmt = sa.select(sa.func.count()).select_from(state.model._meta.table)
+    conditions = list(state.where)
+    if state.empty:
+        conditions.append(sa.false())
+    if conditions:
+        stmt = stmt.where(*conditions)
+    return stmt

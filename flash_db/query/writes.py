@@ -1,0 +1,217 @@
+"""INSERT, UPDATE and DELETE statements for instances and QuerySets.
+
+Values always travel as bound parameters. Backend differences are asked of
+``Features`` (RETURNING support, upsert style), never of the vendor name,
+except in :func:`_insert_construct`, the one place that picks SQLAlchemy's
+dialect-specific INSERT for upserts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+from ..exceptions import FieldError, NotSupportedError
+from ..fields import Field
+from .executor import Executor
+from .features import Features
+
+
+def insert_values(model: Any, obj: Any, fields: Iterable[Field[Any]]) -> tuple[dict[str, Any], list[Field[Any]]]:
+    """Values to INSERT for ``obj`` and the fields the database fills in (auto pk, db_default)."""
+    values: dict[str, Any] = {}
+    generated: list[Field[Any]] = []
+    for field in fields:
+        value = field.pre_save(obj, True)
+        if value is None and (field.auto_increment or field.has_db_default):
+            generated.append(field)
+            continue
+        values[field.attname] = value
+    return values, generated
+
+
+async def insert_one(executor: Executor, alias: str, model: Any, obj: Any) -> None:
+    """INSERT ``obj``; database-generated values (auto pk, db_default) are set on it."""
+    meta = model._meta
+    table = meta.table
+    values, generated = insert_values(model, obj, meta.concrete_fields)
+    features = executor.features(alias)
+    stmt = sa.insert(table).values(values)
+    if generated and features.insert_returning:
+        stmt = stmt.returning(*(table.c[f.attname] for f in generated))
+        result = await executor.execute(alias, stmt)
+        row = result.one()
+        for field, value in zip(generated, row, strict=True):
+            obj.__dict__[field.attname] = value
+        return
+    result = await executor.execute(alias, stmt)
+    pk = meta.pk
+    if pk in generated:
+        obj.__dict__[pk.attname] = result.inserted_primary_key[0]
+    rest = [f for f in generated if f is not pk]
+    if rest:
+        # No RETURNING on this backend: read the server-side defaults back.
+        select = sa.select(*(table.c[f.attname] for f in rest)).where(
+            table.c[pk.attname] == obj.__dict__[pk.attname]
+        )
+        row = (await executor.execute(alias, select)).one()
+        for field, value in zip(rest, row, strict=True):
+            obj.__dict__[field.attname] = value
+
+
+async def update_one(
+    executor: Executor, alias: str, model: Any, obj: Any, fields: Sequence[Field[Any]]
+) -> int:
+    """UPDATE ``obj``'s row with the current values of ``fields``; returns rows matched."""
+    meta = model._meta
+    table = meta.table
+    values = {f.attname: f.pre_save(obj, False) for f in fields}
+    if not values:
+        return 1
+    stmt = (
+        sa.update(table)
+        .where(table.c[meta.pk.attname] == obj.__dict__[meta.pk.attname])
+        .values(values)
+    )
+    result = await executor.execute(alias, stmt)
+    return int(result.rowcount)
+
+
+def _insert_construct(features: Features) -> Any:
+    """SQLAlchemy's INSERT with this backend's upsert clauses."""
+    return {
+        "postgresql": postgresql.insert,
+        "sqlite": sqlite.insert,
+        "mysql": mysql.insert,
+    }.get(features.vendor, sa.insert)
+
+
+def upsert_statement(
+    features: Features,
+    table: sa.Table,
+    *,
+    ignore_conflicts: bool,
+    update_fields: Sequence[str],
+    unique_fields: Sequence[str],
+) -> Any:
+    """INSERT that skips or updates rows that collide with a unique constraint."""
+    construct = _insert_construct(features)
+    stmt = construct(table)
+    if features.upsert_style == "on_duplicate_key":
+        if ignore_conflicts:
+            # MySQL's INSERT IGNORE also downgrades some other errors to warnings.
+            return sa.insert(table).prefix_with("IGNORE")
+        return stmt.on_duplicate_key_update({name: stmt.inserted[name] for name in update_fields})
+    if ignore_conflicts:
+        return stmt.on_conflict_do_nothing()
+    if not unique_fields:
+        raise NotSupportedError(
+            f"update_conflicts on {features.vendor} needs unique_fields=[...] naming the unique columns"
+        )
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c[name] for name in unique_fields],
+        set_={name: stmt.excluded[name] for name in update_fields},
+    )
+
+
+async def bulk_insert(
+    executor: Executor,
+    alias: str,
+    model: Any,
+    objs: Sequence[Any],
+    *,
+    batch_size: int | None,
+    ignore_conflicts: bool,
+    update_conflicts: bool,
+    update_fields: Sequence[str],
+    unique_fields: Sequence[str],
+) -> None:
+    """INSERT many objects in batches; sets generated pks when the backend can return them."""
+    meta = model._meta
+    table = meta.table
+    features = executor.features(alias)
+    # executemany needs one key set per statement: group objects by the columns they provide.
+    groups: dict[tuple[str, ...], list[tuple[Any, dict[str, Any], list[Field[Any]]]]] = {}
+    for obj in objs:
+        values, generated = insert_values(model, obj, meta.concrete_fields)
+        groups.setdefault(tuple(values), []).append((obj, values, generated))
+    if ignore_conflicts or update_conflicts:
+        base = upsert_statement(
+            features,
+            table,
+            ignore_conflicts=ignore_conflicts,
+            update_fields=update_fields,
+            unique_fields=unique_fields,
+        )
+    else:
+        base = sa.insert(table)
+    size = batch_size or len(objs) or 1
+    for entries in groups.values():
+        generated_fields = entries[0][2]
+        want_returning = bool(generated_fields) and not ignore_conflicts
+        for start in range(0, len(entries), size):
+            batch = entries[start : start + size]
+            params = [values for _, values, _ in batch]
+            if want_returning and features.insert_many_returning:
+                stmt = base.returning(
+                    *(table.c[f.attname] for f in generated_fields), sort_by_parameter_order=True
+                )
+                rows = (await executor.execute(alias, stmt, params)).all()
+                for (obj, _, _), row in zip(batch, rows, strict=True):
+                    for field, value in zip(generated_fields, row, strict=True):
+                        obj.__dict__[field.attname] = value
+            elif want_returning:
+                # No ordered RETURNING for executemany here: one INSERT per row.
+                for obj, values, _ in batch:
+                    result = await executor.execute(alias, base.values(values))
+                    obj.__dict__[meta.pk.attname] = result.inserted_primary_key[0]
+            else:
+                await executor.execute(alias, base, params)
+    for obj in objs:
+        obj.__dict__["_adding"] = False
+        obj.__dict__["_db"] = alias
+
+
+async def bulk_update(
+    executor: Executor,
+    alias: str,
+    model: Any,
+    objs: Sequence[Any],
+    fields: Sequence[Field[Any]],
+    batch_size: int | None,
+) -> int:
+    """UPDATE ``fields`` of many objects with one ``CASE pk WHEN …`` statement per batch."""
+    meta = model._meta
+    table = meta.table
+    pk_col = table.c[meta.pk.attname]
+    size = batch_size or len(objs) or 1
+    updated = 0
+    for start in range(0, len(objs), size):
+        batch = objs[start : start + size]
+        pks = [obj.__dict__[meta.pk.attname] for obj in batch]
+        values = {}
+        for field in fields:
+            col = table.c[field.attname]
+            whens = [
+                (pk_col == pk, sa.cast(sa.literal(field.pre_save(obj, False), col.type), col.type))
+                for obj, pk in zip(batch, pks, strict=True)
+            ]
+            values[field.attname] = sa.case(*whens, else_=col)
+        stmt = sa.update(table).where(pk_col.in_(pks)).values(values)
+        updated += int((await executor.execute(alias, stmt)).rowcount)
+    return updated
+
+
+def check_field_names(model: Any, names: Iterable[str], what: str) -> list[Field[Any]]:
+    """Fields for ``names``, refusing unknown ones and the primary key."""
+    meta = model._meta
+    result = []
+    for name in names:
+        field = meta.get_field(name)
+        if field.primary_key:
+            raise FieldError(f"{what} cannot change the primary key {name!r}")
+        result.append(field)
+    return result
