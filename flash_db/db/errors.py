@@ -9,6 +9,7 @@ the new error, so they do not leak into user output.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -27,11 +28,8 @@ _MAP: tuple[tuple[type[BaseException], type[exceptions.DatabaseError], str], ...
     (sa_exc.DBAPIError, exceptions.DatabaseError, ""),
 )
 
-_HINTS = {
-    "no such table": "; did you run create_all() or `flash db migrate`?",
-    "does not exist": "; did you run create_all() or `flash db migrate`?",
-    "doesn't exist": "; did you run create_all() or `flash db migrate`?",
-}
+_MISSING_TABLE = re.compile(r"no such table|relation .* does not exist|table .* doesn't exist", re.I)
+_MISSING_TABLE_HINT = "; did you run create_all() or `flash db migrate`?"
 
 
 def first_line(error: BaseException) -> str:
@@ -55,13 +53,8 @@ def translate(error: BaseException, alias: str) -> exceptions.DatabaseError:
     for source, target, _ in _MAP:
         if isinstance(error, source):
             message = first_line(error)
-            hint = next((h for key, h in _HINTS.items() if key in message.lower()), "")
-            if target is exceptions.IntegrityError:
-                prefix = "integrity error"
-            elif target is exceptions.OperationalError:
-                prefix = "database unavailable"
-            else:
-                prefix = "database error"
+            hint = _MISSING_TABLE_HINT if _MISSING_TABLE.search(message) else ""
+            prefix = "integrity error" if target is exceptions.IntegrityError else "database error"
             return target(f"{prefix} on {alias!r}: {message}{hint}", getattr(error, "orig", error))
     return exceptions.DatabaseError(f"database error on {alias!r}: {error}", error)
 

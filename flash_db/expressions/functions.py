@@ -9,6 +9,7 @@ String arguments name fields (as in Django); wrap literals in ``Value``::
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -113,7 +114,9 @@ class Concat(Func):
         # MySQL's CONCAT() and the || operator both return NULL if any part is
         # NULL; Django users expect Concat to skip NULLs, so coalesce each part.
         parts = [sa.func.coalesce(sa.cast(a, sa.String), "") for a in self.resolve_args(resolver)]
-        return sa.func.concat(*parts)  # type: ignore[no-any-return]
+        # ColumnOperators.concat renders || on PostgreSQL/SQLite (SQLite < 3.44 has
+        # no CONCAT function) and CONCAT() on MySQL, where || means OR.
+        return functools.reduce(lambda a, b: a.concat(b), parts)
 
 
 class Now(Func):

@@ -125,6 +125,7 @@ class ModelBase(type):
             setattr(cls, manager_name, bound)
 
         _build_table(cls, options)
+        cls.__table__ = options.table  # type: ignore[attr-defined]
         registry.register(cls)
         return cls
 
@@ -188,6 +189,8 @@ class Model(metaclass=ModelBase):
     """
 
     _meta: ClassVar[Options]
+    #: the model's SQLAlchemy Table (SQLAlchemy's own convention)
+    __table__: ClassVar[sa.Table]
     #: True until the instance has been saved or was loaded from the database
     _adding: bool = False
     #: the database alias the instance was loaded from / saved to

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..exceptions import FieldError
+from ..exceptions import FieldError, ValidationError
 from ..expressions import Expression, OrderBy, Q
 from ..expressions.q import AND
 from ..fields import Field
@@ -136,14 +136,30 @@ class Resolver:
             return column.is_(None)
         if lookup_cls.takes_iterable:
             value = self._iterable(key, value)
-        else:
-            value = self.value(value)
+            if isinstance(value, list):
+                value = [self._prepare(key, field, v) for v in value]
+        elif not lookup_cls.accepts_none:
+            value = self._prepare(key, field, self.value(value))
         condition = lookup_cls(field).as_sql(column, value)
         if negated and field.null and lookup_cls.lookup_name != "isnull":
             # NOT (x = 1) is NULL, not TRUE, for NULL x; Django's exclude() keeps
             # those rows, so make the condition false (not unknown) for NULLs.
             condition = sa.and_(condition, column.is_not(None))
         return condition
+
+    @staticmethod
+    def _prepare(key: str, field: Field[Any], value: Any) -> Any:
+        """A plain value converted to the field's Python type, so it binds with the column's type.
+
+        (SQLAlchemy types a bound ``"3.50"`` as VARCHAR even against a NUMERIC
+        column, which PostgreSQL then refuses to compare.)
+        """
+        if isinstance(value, ColumnElement) or value is None:
+            return value
+        try:
+            return field.to_python(value)
+        except ValidationError as exc:
+            raise FieldError(f"invalid value for {key}: {'; '.join(exc.messages)}") from None
 
     def _iterable(self, key: str, value: Any) -> Any:
         if getattr(value, "_as_subquery", None) is not None:

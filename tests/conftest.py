@@ -1,0 +1,74 @@
+"""Backends for the test suite.
+
+SQLite always runs. PostgreSQL and MariaDB/MySQL run when their URL is in
+``FLASH_DB_TEST_POSTGRES`` / ``FLASH_DB_TEST_MYSQL`` (``.ci/run`` sets both).
+A configured backend that cannot be reached fails the tests; it is never
+skipped. Each backend gets a second database, ``other``, for multi-database
+tests: another SQLite file, or the same server (PostgreSQL schemas are not
+needed: the ``events`` table simply lives on that alias).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+
+import flash_db
+from flash_db import registry
+
+from . import models  # noqa: F401  (registers the test models)
+
+BACKENDS: dict[str, tuple[str, str]] = {}
+
+
+def _configure(tmp_root: str) -> None:
+    BACKENDS["sqlite"] = (
+        f"sqlite+aiosqlite:///{tmp_root}/default.sqlite3",
+        f"sqlite+aiosqlite:///{tmp_root}/other.sqlite3",
+    )
+    if os.environ.get("FLASH_DB_TEST_POSTGRES"):
+        url = os.environ["FLASH_DB_TEST_POSTGRES"]
+        BACKENDS["postgresql"] = (url, url)
+    if os.environ.get("FLASH_DB_TEST_MYSQL"):
+        url = os.environ["FLASH_DB_TEST_MYSQL"]
+        BACKENDS["mysql"] = (url, url)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        if not BACKENDS:
+            _configure(str(metafunc.config._tmp_root))  # type: ignore[attr-defined]
+        metafunc.parametrize("backend", list(BACKENDS), indirect=True, scope="session")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import tempfile
+
+    config._tmp_root = tempfile.mkdtemp(prefix="flash_db_tests_")  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """Connects to one backend (with 'default' and 'other' databases) and creates the schema."""
+    name = request.param
+    default, other = BACKENDS[name]
+    await flash_db.connect(databases={"default": default, "other": other})
+    await flash_db.drop_all()
+    await flash_db.create_all()
+    yield name
+    await flash_db.drop_all()
+    await flash_db.disconnect()
+
+
+@pytest.fixture
+async def db(backend: str) -> AsyncIterator[str]:
+    """A clean database for one test: every test table is emptied afterwards."""
+    yield backend
+    for model in reversed(list(registry)):
+        if model._meta.app_label == "tests":
+            try:
+                await model.objects.delete()
+            except flash_db.exceptions.ConfigurationError:
+                pass

@@ -1,0 +1,291 @@
+"""QuerySet reads: lookups, Q/F, ordering, slicing, values, aggregates (api.md §3)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from flash_db import (
+    Avg,
+    Coalesce,
+    Concat,
+    Count,
+    F,
+    Length,
+    Lower,
+    Max,
+    Min,
+    Now,
+    Q,
+    StdDev,
+    Sum,
+    Upper,
+    Value,
+    Variance,
+)
+from flash_db.exceptions import FieldError, MultipleObjectsReturned
+
+from ..models import Author, Book
+
+
+@pytest.fixture
+async def books(db: str) -> list[Book]:
+    data = [
+        ("Dune", "Frank", "10.00", dt.date(1965, 8, 1), 412),
+        ("Emma", "Jane", "3.50", dt.date(1815, 12, 23), 474),
+        ("Persuasion", "Jane", "4.00", dt.date(1817, 12, 20), None),
+        ("Draft 100%_done", None, "0", None, 12),
+        ("Anathem", "Neal", "12.25", dt.date(2008, 9, 9), 937),
+    ]
+    objs = [
+        Book(title=t, author_name=a, price=Decimal(p), published=d, pages=n) for t, a, p, d, n in data
+    ]
+    return await Book.objects.bulk_create(objs)
+
+
+def titles(books: list[Book]) -> list[str]:
+    return [b.title for b in books]
+
+
+@pytest.mark.parametrize(
+    ("lookups", "expected"),
+    [
+        ({"title": "Dune"}, ["Dune"]),
+        ({"title__exact": "Dune"}, ["Dune"]),
+        ({"title__iexact": "dune"}, ["Dune"]),
+        ({"title__contains": "ers"}, ["Persuasion"]),
+        ({"title__contains": "ERS"}, []),
+        ({"title__icontains": "ERS"}, ["Persuasion"]),
+        ({"title__contains": "100%_"}, ["Draft 100%_done"]),
+        ({"title__contains": "%"}, ["Draft 100%_done"]),
+        ({"title__in": ["Dune", "Emma", "Nope"]}, ["Dune", "Emma"]),
+        ({"title__in": []}, []),
+        ({"price__gt": 4}, ["Anathem", "Dune"]),
+        ({"price__gte": 4}, ["Anathem", "Dune", "Persuasion"]),
+        ({"price__lt": "3.50"}, ["Draft 100%_done"]),
+        ({"price__lte": Decimal("3.5")}, ["Draft 100%_done", "Emma"]),
+        ({"title__startswith": "D"}, ["Draft 100%_done", "Dune"]),
+        ({"title__startswith": "d"}, []),
+        ({"title__istartswith": "d"}, ["Draft 100%_done", "Dune"]),
+        ({"title__endswith": "ion"}, ["Persuasion"]),
+        ({"title__iendswith": "ION"}, ["Persuasion"]),
+        ({"pages__range": (400, 500)}, ["Dune", "Emma"]),
+        ({"published__isnull": True}, ["Draft 100%_done"]),
+        ({"published__isnull": False, "pages__isnull": True}, ["Persuasion"]),
+        ({"published": None}, ["Draft 100%_done"]),
+        ({"title__regex": r"^[DE]m?"}, ["Draft 100%_done", "Dune", "Emma"]),
+        ({"title__regex": r"^d"}, []),
+        ({"title__iregex": r"^d"}, ["Draft 100%_done", "Dune"]),
+        ({"published__year": 1965}, ["Dune"]),
+        ({"published__year__lt": 1900}, ["Emma", "Persuasion"]),
+        ({"published__month": 12}, ["Emma", "Persuasion"]),
+        ({"published__day": 9}, ["Anathem"]),
+        ({"published__range": (dt.date(1800, 1, 1), dt.date(1816, 1, 1))}, ["Emma"]),
+    ],
+)
+async def test_lookups(books: list[Book], lookups: dict[str, object], expected: list[str]) -> None:
+    result = await Book.objects.filter(**lookups).order_by("title")
+    assert titles(result) == expected
+
+
+async def test_q_objects_and_exclude(books: list[Book]) -> None:
+    qs = Book.objects.exclude(Q(title__icontains="draft") | Q(published=None))
+    assert titles(await qs.order_by("title")) == ["Anathem", "Dune", "Emma", "Persuasion"]
+    both = Book.objects.filter(Q(author_name="Jane") & ~Q(title="Emma"))
+    assert titles(await both) == ["Persuasion"]
+    # exclude keeps rows whose compared column is NULL (as Django does)
+    assert titles(await Book.objects.exclude(author_name="Jane").order_by("title")) == [
+        "Anathem",
+        "Draft 100%_done",
+        "Dune",
+    ]
+
+
+async def test_f_expressions(books: list[Book]) -> None:
+    assert titles(await Book.objects.filter(pages__gt=F("price") * 100).order_by("title")) == [
+        "Draft 100%_done",
+        "Emma",
+    ]
+    n = await Book.objects.filter(author_name="Jane").update(price=F("price") * 2)
+    assert n == 2
+    emma = await Book.objects.get(title="Emma")
+    assert emma.price == Decimal("7.00")
+
+
+async def test_sqlalchemy_expression_filter(books: list[Book]) -> None:
+    c = Book.__table__.c
+    assert titles(await Book.objects.filter(c.price > 5).order_by("title")) == ["Anathem", "Dune"]
+    assert await Book.objects.filter(Q(c.price > 5) | Q(title="Emma")).count() == 3
+
+
+async def test_ordering_and_slicing(books: list[Book]) -> None:
+    ordered = await Book.objects.order_by("-price", "title")
+    assert titles(ordered) == ["Anathem", "Dune", "Persuasion", "Emma", "Draft 100%_done"]
+    assert titles(await Book.objects.order_by("-price", "title")[1:3]) == ["Dune", "Persuasion"]
+    assert titles(await Book.objects.order_by("title")[1:][:2]) == ["Draft 100%_done", "Dune"]
+    assert titles(await Book.objects.order_by("title")[3:]) == ["Emma", "Persuasion"]
+    assert (await Book.objects.order_by("title")[0]).title == "Anathem"
+    with pytest.raises(IndexError):
+        await Book.objects.order_by("title")[10]
+    assert titles(await Book.objects.order_by("title").reverse()[:1]) == ["Persuasion"]
+    # Meta.ordering applies by default
+    await Author.objects.create(name="Zoe")
+    await Author.objects.create(name="Abe")
+    assert [a.name for a in await Author.objects.all()] == ["Abe", "Zoe"]
+
+
+async def test_get_first_last_count_exists(books: list[Book]) -> None:
+    assert (await Book.objects.get(title="Dune")).pages == 412
+    with pytest.raises(Book.DoesNotExist, match="does not exist"):
+        await Book.objects.get(title="Missing")
+    with pytest.raises(MultipleObjectsReturned):
+        await Book.objects.get(author_name="Jane")
+    with pytest.raises(Book.MultipleObjectsReturned):
+        await Book.objects.get(author_name="Jane")
+    first = await Book.objects.order_by("price").first()
+    last = await Book.objects.order_by("price").last()
+    assert first is not None and first.title == "Draft 100%_done"
+    assert last is not None and last.title == "Anathem"
+    assert await Book.objects.filter(title="Missing").first() is None
+    assert await Book.objects.count() == 5
+    assert await Book.objects.filter(price__gt=100).count() == 0
+    assert await Book.objects.filter(title="Dune").exists()
+    assert not await Book.objects.filter(title="Nope").exists()
+    assert await Book.objects.order_by("title")[1:3].count() == 2
+    assert await Book.objects.none().count() == 0
+    assert await Book.objects.none() == []
+
+
+async def test_values_and_values_list(books: list[Book]) -> None:
+    rows = await Book.objects.filter(title__in=["Dune", "Emma"]).order_by("title").values("title", "price")
+    assert rows == [
+        {"title": "Dune", "price": Decimal("10.00")},
+        {"title": "Emma", "price": Decimal("3.50")},
+    ]
+    ids = await Book.objects.values_list("id", flat=True)
+    assert sorted(ids) == sorted(b.pk for b in books)
+    pairs = await Book.objects.order_by("title").values_list("title", "pages")[:2]
+    assert pairs == [("Anathem", 937), ("Draft 100%_done", 12)]
+    named = await Book.objects.filter(title="Dune").values_list("title", "pages", named=True)
+    assert named[0].title == "Dune" and named[0].pages == 412
+    with pytest.raises(FieldError, match="choices"):
+        Book.objects.values("nope")
+
+
+async def test_aggregates(books: list[Book]) -> None:
+    result = await Book.objects.aggregate(
+        n=Count("id"),
+        authors=Count("author_name", distinct=True),
+        total=Sum("price"),
+        avg=Avg("pages"),
+        low=Min("price"),
+        high=Max("price"),
+        cheap=Count("id", filter=Q(price__lt=5)),
+    )
+    assert result["n"] == 5
+    assert result["authors"] == 3
+    assert result["total"] == Decimal("29.75")
+    assert result["avg"] == pytest.approx((412 + 474 + 12 + 937) / 4)
+    assert result["low"] == Decimal("0") and result["high"] == Decimal("12.25")
+    assert result["cheap"] == 3
+    spread = await Book.objects.filter(pages__isnull=False).aggregate(
+        sd=StdDev("pages"), var=Variance("pages"), sds=StdDev("pages", sample=True)
+    )
+    values = [412, 474, 12, 937]
+    mean = sum(values) / 4
+    var = sum((v - mean) ** 2 for v in values) / 4
+    assert spread["var"] == pytest.approx(var)
+    assert spread["sd"] == pytest.approx(var**0.5)
+    assert spread["sds"] == pytest.approx((var * 4 / 3) ** 0.5)
+    # aggregate over a slice aggregates the slice
+    top2 = await Book.objects.order_by("-price")[:2].aggregate(total=Sum("price"))
+    assert top2["total"] == Decimal("22.25")
+
+
+async def test_annotate_and_group_by(books: list[Book]) -> None:
+    per_author = await (
+        Book.objects.filter(author_name__isnull=False)
+        .values("author_name")
+        .annotate(n=Count("id"), total=Sum("price"))
+        .order_by("author_name")
+    )
+    assert per_author == [
+        {"author_name": "Frank", "n": 1, "total": Decimal("10.00")},
+        {"author_name": "Jane", "n": 2, "total": Decimal("7.50")},
+        {"author_name": "Neal", "n": 1, "total": Decimal("12.25")},
+    ]
+    busy = await Book.objects.values("author_name").annotate(n=Count("id")).filter(n__gt=1)
+    assert busy == [{"author_name": "Jane", "n": 2}]
+    annotated = await Book.objects.annotate(t=Lower("title"), n=Length("title")).filter(t="dune")
+    assert annotated[0].t == "dune" and annotated[0].n == 4
+
+
+async def test_functions(books: list[Book]) -> None:
+    rows = await (
+        Book.objects.filter(title__in=["Dune", "Draft 100%_done"])
+        .annotate(
+            up=Upper("title"),
+            who=Coalesce("author_name", Value("anonymous")),
+            label=Concat("title", Value(" by "), "author_name"),
+            now=Now(),
+        )
+        .order_by("title")
+        .values("up", "who", "label", "now")
+    )
+    assert rows[0]["up"] == "DRAFT 100%_DONE" and rows[0]["who"] == "anonymous"
+    assert rows[0]["label"] == "Draft 100%_done by "
+    assert rows[1]["label"] == "Dune by Frank"
+    assert rows[1]["now"] is not None
+    await Book.objects.filter(title="Dune").update(title=Upper("title"))
+    assert await Book.objects.filter(title="DUNE").exists()
+
+
+async def test_in_bulk_and_subquery(books: list[Book]) -> None:
+    wanted = [books[0].pk, books[1].pk]
+    found = await Book.objects.in_bulk(wanted)
+    assert set(found) == set(wanted) and found[books[0].pk].title == "Dune"
+    assert await Book.objects.in_bulk([]) == {}
+    jane_ids = Book.objects.filter(author_name="Jane").values_list("id", flat=True)
+    assert await Book.objects.filter(pk__in=jane_ids).count() == 2
+
+
+async def test_update_and_delete_honour_slicing(books: list[Book]) -> None:
+    n = await Book.objects.order_by("price")[:2].update(pages=1)
+    assert n == 2
+    assert sorted(await Book.objects.filter(pages=1).values_list("title", flat=True)) == [
+        "Draft 100%_done",
+        "Emma",
+    ]
+    deleted = await Book.objects.order_by("-price")[:2].delete()
+    assert deleted == 2
+    assert sorted(await Book.objects.values_list("title", flat=True)) == [
+        "Draft 100%_done",
+        "Emma",
+        "Persuasion",
+    ]
+    assert await Book.objects.filter(title="Nope").delete() == 0
+
+
+async def test_iteration(books: list[Book]) -> None:
+    seen = [b.title async for b in Book.objects.order_by("title")]
+    assert seen[0] == "Anathem" and len(seen) == 5
+    streamed = [b.title async for b in Book.objects.order_by("title").iterator(chunk_size=2)]
+    assert streamed == seen
+    values = [v async for v in Book.objects.order_by("title").values_list("title", flat=True).iterator(2)]
+    assert values == seen
+    with pytest.raises(TypeError, match="async for"):
+        for _ in Book.objects.all():  # type: ignore[attr-defined]
+            pass
+
+
+async def test_custom_queryset_manager(books: list[Book]) -> None:
+    cheap = await Book.objects.cheap().order_by("title")
+    assert titles(cheap) == ["Draft 100%_done", "Emma", "Persuasion"]
+    assert await Book.objects.filter(author_name="Jane").cheap().count() == 2
+
+
+async def test_sql_renders_for_current_dialect(books: list[Book]) -> None:
+    sql = Book.objects.filter(title__startswith="A", price__gte=5).order_by("-price")[:10].sql()
+    assert "books" in sql and "ORDER BY" in sql and "LIMIT" in sql.upper()
