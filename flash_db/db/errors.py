@@ -48,8 +48,23 @@ def first_line(error: BaseException) -> str:
     return line
 
 
+#: MySQL/MariaDB error codes that are constraint violations although PyMySQL
+#: raises them as OperationalError (MariaDB's CHECK failure, 4025, is one).
+_MYSQL_INTEGRITY_CODES = frozenset({1048, 1062, 1216, 1217, 1451, 1452, 3819, 4025})
+
+
+def _is_mysql_integrity(error: BaseException) -> bool:
+    orig = getattr(error, "orig", None)
+    args = getattr(orig, "args", ())
+    return bool(args) and isinstance(args[0], int) and args[0] in _MYSQL_INTEGRITY_CODES
+
+
 def translate(error: BaseException, alias: str) -> exceptions.DatabaseError:
     """The flash_db exception for a SQLAlchemy/driver ``error`` raised on database ``alias``."""
+    if _is_mysql_integrity(error):
+        return exceptions.IntegrityError(
+            f"integrity error on {alias!r}: {first_line(error)}", getattr(error, "orig", error)
+        )
     for source, target, _ in _MAP:
         if isinstance(error, source):
             message = first_line(error)

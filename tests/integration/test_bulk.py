@@ -1,0 +1,83 @@
+"""bulk_create / bulk_update on every backend."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from flash_db.exceptions import FieldError, IntegrityError
+
+from ..models import Author, Book, Tag
+
+
+async def test_bulk_create_sets_pks_in_order(db: str) -> None:
+    objs = [Book(title=f"T{i:03}", price=i) for i in range(250)]
+    result = await Book.objects.bulk_create(objs, batch_size=100)
+    assert result is not None and len(result) == 250
+    assert all(o.pk is not None for o in objs)
+    assert len({o.pk for o in objs}) == 250
+    by_pk = {b.pk: b.title for b in await Book.objects.all()}
+    assert all(by_pk[o.pk] == o.title for o in objs)
+    assert all(o._adding is False for o in objs)
+
+
+async def test_bulk_create_is_all_or_nothing(db: str) -> None:
+    await Author.objects.create(name="Dup")
+    objs = [Author(name=f"A{i}") for i in range(5)] + [Author(name="Dup")]
+    with pytest.raises(IntegrityError):
+        await Author.objects.bulk_create(objs, batch_size=2)
+    assert await Author.objects.count() == 1
+
+
+async def test_bulk_create_ignore_conflicts(db: str) -> None:
+    await Author.objects.create(name="Ann", email="keep")
+    await Author.objects.bulk_create([Author(name="Ann", email="drop"), Author(name="Bob")], ignore_conflicts=True)
+    assert await Author.objects.count() == 2
+    assert (await Author.objects.get(name="Ann")).email == "keep"
+
+
+async def test_bulk_create_update_conflicts(db: str) -> None:
+    await Author.objects.create(name="Ann", email="old")
+    await Author.objects.bulk_create(
+        [Author(name="Ann", email="new"), Author(name="Cy", email="c")],
+        update_conflicts=True,
+        unique_fields=["name"],
+        update_fields=["email"],
+    )
+    emails = dict(await Author.objects.values_list("name", "email"))
+    assert emails == {"Ann": "new", "Cy": "c"}
+
+
+async def test_bulk_create_explicit_pks(db: str) -> None:
+    await Tag.objects.bulk_create([Tag(slug=f"s{i}", label=str(i)) for i in range(3)])
+    assert sorted(await Tag.objects.values_list("slug", flat=True)) == ["s0", "s1", "s2"]
+
+
+async def test_bulk_create_bad_arguments(db: str) -> None:
+    with pytest.raises(TypeError, match="update_fields"):
+        await Author.objects.bulk_create([Author(name="x")], update_conflicts=True)
+    with pytest.raises(FieldError):
+        await Author.objects.bulk_create(
+            [Author(name="x")], update_conflicts=True, unique_fields=["name"], update_fields=["nope"]
+        )
+    with pytest.raises(TypeError, match="got a Book"):
+        await Author.objects.bulk_create([Book(title="x")])  # type: ignore[list-item]
+    assert await Author.objects.count() == 0
+    assert await Author.objects.bulk_create([]) == []
+
+
+async def test_bulk_update(db: str) -> None:
+    objs = await Book.objects.bulk_create([Book(title=f"B{i}", price=i, pages=i) for i in range(10)])
+    for o in objs:
+        o.price = o.price + 100
+        o.pages = None
+    n = await Book.objects.bulk_update(objs, ["price", "pages"], batch_size=4)
+    assert n == 10
+    prices = sorted(await Book.objects.values_list("price", flat=True))
+    assert prices == [Decimal(100 + i) for i in range(10)]
+    assert await Book.objects.filter(pages__isnull=True).count() == 10
+    with pytest.raises(FieldError, match="primary key"):
+        await Book.objects.bulk_update(objs, ["id"])
+    with pytest.raises(ValueError, match="primary key"):
+        await Book.objects.bulk_update([Book(title="unsaved")], ["title"])
