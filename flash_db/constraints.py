@@ -63,13 +63,17 @@ class UniqueConstraint(BaseConstraint):
 
     def to_sqlalchemy(self, model: Any) -> sa.UniqueConstraint:
         meta = model._meta
-        return sa.UniqueConstraint(*(meta.get_field(f).column_name for f in self.fields), name=self.name)
+        return sa.UniqueConstraint(
+            *(meta.get_field(f).column_name for f in self.fields), name=self.name
+        )
 
 
 class Index:
     """An index over one or more fields; ``"-name"`` makes that column descending."""
 
-    def __init__(self, *, fields: Sequence[str], name: str | None = None, unique: bool = False) -> None:
+    def __init__(
+        self, *, fields: Sequence[str], name: str | None = None, unique: bool = False
+    ) -> None:
         if not fields:
             raise ConfigurationError("Index needs fields=[...]")
         self.fields = tuple(fields)

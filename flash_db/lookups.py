@@ -108,7 +108,9 @@ class _Regex(sa.sql.expression.ColumnElement[bool]):
 
     def __init__(self, lhs: ColumnElement[Any], pattern: Any, insensitive: bool) -> None:
         self.lhs = lhs
-        self.pattern = pattern if isinstance(pattern, ColumnElement) else sa.literal(pattern, sa.String)
+        self.pattern = (
+            pattern if isinstance(pattern, ColumnElement) else sa.literal(pattern, sa.String)
+        )
         self.insensitive = insensitive
 
 

@@ -34,6 +34,14 @@ def _configure(tmp_root: str) -> None:
     if os.environ.get("FLASH_DB_TEST_MYSQL"):
         url = os.environ["FLASH_DB_TEST_MYSQL"]
         BACKENDS["mysql"] = (url, url)
+    if os.environ.get("FLASH_DB_TEST_REQUIRE_ALL") and set(BACKENDS) != {
+        "sqlite",
+        "postgresql",
+        "mysql",
+    }:
+        raise pytest.UsageError(
+            "FLASH_DB_TEST_REQUIRE_ALL is set but FLASH_DB_TEST_POSTGRES / FLASH_DB_TEST_MYSQL are not"
+        )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

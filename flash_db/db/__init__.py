@@ -26,7 +26,10 @@ class _Connect:
         return await connections.connect(*self._args, **self._kwargs)
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await connections.disconnect()
 

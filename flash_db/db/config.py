@@ -28,7 +28,12 @@ DEFAULT_URL = "sqlite+aiosqlite:///db.sqlite3"
 ENV_URL = "FLASH_DB_URL"
 
 #: backend name -> the async driver flash_db uses for it
-ASYNC_DRIVERS = {"postgresql": "asyncpg", "mysql": "aiomysql", "mariadb": "aiomysql", "sqlite": "aiosqlite"}
+ASYNC_DRIVERS = {
+    "postgresql": "asyncpg",
+    "mysql": "aiomysql",
+    "mariadb": "aiomysql",
+    "sqlite": "aiosqlite",
+}
 _BACKEND_ALIASES = {"postgres": "postgresql", "mariadb": "mysql"}
 
 

@@ -127,7 +127,9 @@ class ConnectionHandler:
         try:
             for alias, db_url in settings.databases.items():
                 engine = _engine_for(db_url, engine_options)
-                created[alias] = Database(alias, db_url, engine, Features.from_dialect(engine.dialect))
+                created[alias] = Database(
+                    alias, db_url, engine, Features.from_dialect(engine.dialect)
+                )
             if check:
                 for database in created.values():
                     await self._check(database)
@@ -160,7 +162,9 @@ class ConnectionHandler:
             return self.databases[alias]
         except KeyError:
             if not self.databases:
-                raise ConfigurationError("flash_db is not connected; call await flash_db.connect() first") from None
+                raise ConfigurationError(
+                    "flash_db is not connected; call await flash_db.connect() first"
+                ) from None
             raise ConfigurationError(
                 f"unknown database {alias!r}; configured: {', '.join(self.databases)}"
             ) from None
@@ -223,7 +227,9 @@ class ConnectionHandler:
             return None  # a task spawned inside a transaction does not share it
         return tx
 
-    async def execute(self, alias: str, statement: Executable, params: Any = None) -> CursorResult[Any]:
+    async def execute(
+        self, alias: str, statement: Executable, params: Any = None
+    ) -> CursorResult[Any]:
         tx = self._open_transaction(alias)
         with translated(alias):
             if tx is not None:
@@ -249,7 +255,9 @@ class ConnectionHandler:
             if database.features.stream_needs_transaction:
                 # PostgreSQL server-side cursors only live inside a transaction.
                 with translated(alias):
-                    await conn.execution_options(isolation_level=database.features.default_isolation)
+                    await conn.execution_options(
+                        isolation_level=database.features.default_isolation
+                    )
                     await conn.begin()
             with translated(alias):
                 result = await conn.stream(statement)
@@ -259,7 +267,9 @@ class ConnectionHandler:
             await conn.close()
 
     @staticmethod
-    async def _partitions(alias: str, result: Any, chunk_size: int) -> AsyncIterator[Sequence[Row[Any]]]:
+    async def _partitions(
+        alias: str, result: Any, chunk_size: int
+    ) -> AsyncIterator[Sequence[Row[Any]]]:
         iterator = result.partitions(chunk_size).__aiter__()
         while True:
             with translated(alias):

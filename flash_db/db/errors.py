@@ -28,7 +28,9 @@ _MAP: tuple[tuple[type[BaseException], type[exceptions.DatabaseError], str], ...
     (sa_exc.DBAPIError, exceptions.DatabaseError, ""),
 )
 
-_MISSING_TABLE = re.compile(r"no such table|relation .* does not exist|table .* doesn't exist", re.I)
+_MISSING_TABLE = re.compile(
+    r"no such table|relation .* does not exist|table .* doesn't exist", re.I
+)
 _MISSING_TABLE_HINT = "; did you run create_all() or `flash db migrate`?"
 
 
@@ -43,7 +45,9 @@ def first_line(error: BaseException) -> str:
     if text.startswith("(") and ", " in text and text.endswith(")"):
         code, _, rest = text[1:-1].partition(", ")
         if code.isdigit():
-            text = rest[1:-1] if len(rest) > 1 and rest[0] == rest[-1] and rest[0] in "\"'" else rest
+            text = (
+                rest[1:-1] if len(rest) > 1 and rest[0] == rest[-1] and rest[0] in "\"'" else rest
+            )
     line = text.splitlines()[0] if text else type(orig).__name__
     return line
 

@@ -58,7 +58,9 @@ class Count(Aggregate):
     allow_distinct = True
 
     def __init__(self, expression: Any = "*", *, distinct: bool = False, filter: Any = None):
-        super().__init__(expression if expression != "*" else _Star(), distinct=distinct, filter=filter)
+        super().__init__(
+            expression if expression != "*" else _Star(), distinct=distinct, filter=filter
+        )
 
     def build(self, arg: ColumnElement[Any]) -> ColumnElement[Any]:
         return sa.func.count(arg)

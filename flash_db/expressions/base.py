@@ -53,7 +53,9 @@ class Expression:
     def resolve(self, resolver: Resolver) -> ColumnElement[Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _combine(self, other: Any, op: Callable[[Any, Any], Any], reverse: bool) -> CombinedExpression:
+    def _combine(
+        self, other: Any, op: Callable[[Any, Any], Any], reverse: bool
+    ) -> CombinedExpression:
         other_expr = other if isinstance(other, Expression) else Value(other)
         if reverse:
             return CombinedExpression(other_expr, op, self)

@@ -25,7 +25,9 @@ def _as_expression(arg: Any) -> Expression:
         return arg
     if isinstance(arg, str):
         return F(arg)
-    raise TypeError(f"expected a field name or an expression, got {arg!r}; wrap literals in Value()")
+    raise TypeError(
+        f"expected a field name or an expression, got {arg!r}; wrap literals in Value()"
+    )
 
 
 class Func(Expression):

@@ -52,7 +52,9 @@ class _NoRefs:
     """Resolver for server-side defaults: they cannot reference other columns."""
 
     def resolve_ref(self, name: str) -> ColumnElement[Any]:
-        raise ConfigurationError(f"db_default cannot reference a field ({name!r}); use GeneratedField")
+        raise ConfigurationError(
+            f"db_default cannot reference a field ({name!r}); use GeneratedField"
+        )
 
     def resolve_q(self, q: Any) -> ColumnElement[bool]:
         raise ConfigurationError("db_default cannot use Q()")

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeEngine
 
 from ..exceptions import ValidationError
-from .base import N, Field
+from .base import Field, N
 
 
 class _Bounded:
@@ -21,7 +21,9 @@ class _Bounded:
 
     def check_bounds(self, value: Any) -> None:
         if self.min_value is not None and value < self.min_value:
-            raise ValidationError([f"ensure this value is greater than or equal to {self.min_value}"])
+            raise ValidationError(
+                [f"ensure this value is greater than or equal to {self.min_value}"]
+            )
         if self.max_value is not None and value > self.max_value:
             raise ValidationError([f"ensure this value is less than or equal to {self.max_value}"])
 
@@ -37,7 +39,9 @@ class IntegerField(_Bounded, Field[int, N]):
         self,
         *,
         null: N = False,  # type: ignore[assignment]
-        min_value: int | None = None, max_value: int | None = None, **kwargs: Any
+        min_value: int | None = None,
+        max_value: int | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(null=null, **kwargs)
         self.min_value = self.type_min if min_value is None else min_value
@@ -112,7 +116,9 @@ class FloatField(_Bounded, Field[float, N]):
         self,
         *,
         null: N = False,  # type: ignore[assignment]
-        min_value: float | None = None, max_value: float | None = None, **kwargs: Any
+        min_value: float | None = None,
+        max_value: float | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(null=null, **kwargs)
         self.min_value = min_value
@@ -183,15 +189,19 @@ class DecimalField(_Bounded, Field[decimal.Decimal, N]):
             return
         if not value.is_finite():
             raise ValidationError(["NaN and infinity are not allowed"])
-        sign, digits, exponent = value.as_tuple()
-        assert isinstance(exponent, int)
+        _, digits, exponent = value.as_tuple()
+        assert isinstance(exponent, int)  # finite decimals have an int exponent
         decimals = max(-exponent, 0)
-        whole = max(len(digits) + exponent, 0) if exponent < 0 else len(digits) + exponent
+        whole = max(len(digits) + exponent, 0)
         if decimals > self.decimal_places:
-            raise ValidationError([f"ensure there are no more than {self.decimal_places} decimal places"])
+            raise ValidationError(
+                [f"ensure there are no more than {self.decimal_places} decimal places"]
+            )
         if whole > self.max_digits - self.decimal_places:
             raise ValidationError(
-                [f"ensure there are no more than {self.max_digits - self.decimal_places} digits before the point"]
+                [
+                    f"ensure there are no more than {self.max_digits - self.decimal_places} digits before the point"
+                ]
             )
         self.check_bounds(value)
 

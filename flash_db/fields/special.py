@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeEngine
 
 from ..exceptions import ValidationError
-from .base import N, Field
+from .base import Field, N
 from .types import EnumValue
 
 E = TypeVar("E", bound=enum.Enum)
@@ -79,11 +79,11 @@ class BinaryField(Field[bytes, N]):
 class EnumField(Field[E, N]):
     """A member of a Python ``Enum``, stored by its value::
 
-        class Status(enum.Enum):
-            DRAFT = "draft"
-            LIVE = "live"
+    class Status(enum.Enum):
+        DRAFT = "draft"
+        LIVE = "live"
 
-        status = fields.EnumField(Status, default=Status.DRAFT)
+    status = fields.EnumField(Status, default=Status.DRAFT)
     """
 
     def __init__(
@@ -106,4 +106,6 @@ class EnumField(Field[E, N]):
             return self.enum_class(value)
         except ValueError:
             allowed = ", ".join(repr(m.value) for m in self.enum_class)
-            raise ValidationError([f"{value!r} is not a valid {self.enum_class.__name__} ({allowed})"]) from None
+            raise ValidationError(
+                [f"{value!r} is not a valid {self.enum_class.__name__} ({allowed})"]
+            ) from None

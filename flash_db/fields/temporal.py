@@ -10,7 +10,7 @@ from sqlalchemy.types import TypeEngine
 
 from ..exceptions import ValidationError
 from ..lookups import ExtractDay, ExtractMonth, ExtractYear, TruncDate
-from .base import N, Field
+from .base import Field, N
 from .numbers import IntegerField
 from .types import Duration, NaiveDateTime, PreciseTime, UTCDateTime
 
@@ -98,7 +98,9 @@ class DateTimeField(DateField[N]):
         if value is None or isinstance(value, dt.datetime):
             return value
         if isinstance(value, dt.date):
-            return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC if self.timezone else None)
+            return dt.datetime(
+                value.year, value.month, value.day, tzinfo=dt.UTC if self.timezone else None
+            )
         return _parse(value, dt.datetime.fromisoformat, "datetime")
 
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeEngine
 
 from ..exceptions import ValidationError
-from .base import N, Field
+from .base import Field, N
 
 
 class CharField(Field[str, N]):
@@ -20,7 +20,9 @@ class CharField(Field[str, N]):
         self,
         *,
         null: N = False,  # type: ignore[assignment]
-        max_length: int, **kwargs: Any) -> None:
+        max_length: int,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(max_length=max_length, null=null, **kwargs)
 
     def sa_type(self) -> TypeEngine[Any]:
@@ -37,7 +39,9 @@ class CharField(Field[str, N]):
         super().validate(value, instance)
         if value is not None and self.max_length is not None and len(value) > self.max_length:
             raise ValidationError(
-                [f"ensure this value has at most {self.max_length} characters (it has {len(value)})"]
+                [
+                    f"ensure this value has at most {self.max_length} characters (it has {len(value)})"
+                ]
             )
 
 
@@ -48,7 +52,9 @@ class TextField(CharField[N]):
         self,
         *,
         null: N = False,  # type: ignore[assignment]
-        max_length: int | None = None, **kwargs: Any) -> None:
+        max_length: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         Field.__init__(self, max_length=max_length, null=null, **kwargs)
 
     def sa_type(self) -> TypeEngine[Any]:

@@ -51,7 +51,9 @@ _M = TypeVar("_M", bound="Model")
 class ModelBase(type):
     """Metaclass: collects fields and managers, builds ``_meta`` and the ``Table``."""
 
-    def __new__(mcs, name: str, bases: tuple[type, ...], attrs: dict[str, Any], **kwargs: Any) -> Any:
+    def __new__(
+        mcs, name: str, bases: tuple[type, ...], attrs: dict[str, Any], **kwargs: Any
+    ) -> Any:
         model_bases = [b for b in bases if isinstance(b, ModelBase)]
         if not model_bases:  # the Model class itself
             return super().__new__(mcs, name, bases, attrs, **kwargs)
@@ -85,7 +87,10 @@ class ModelBase(type):
         cls._meta = options  # type: ignore[attr-defined]
         cls._meta_sources = (*parents_meta, *([meta] if meta is not None else []))  # type: ignore[attr-defined]
 
-        fields = {**inherited, **dict(sorted(declared.items(), key=lambda kv: kv[1].creation_counter))}
+        fields = {
+            **inherited,
+            **dict(sorted(declared.items(), key=lambda kv: kv[1].creation_counter)),
+        }
         for field_name in fields:
             _check_field_name(name, field_name)
         all_managers = {**inherited_managers, **managers}
@@ -147,7 +152,11 @@ _RESERVED = {"pk", "objects", "DoesNotExist", "MultipleObjectsReturned"}
 
 
 def _subclass_exception(name: str, parent: type[Exception], model: type) -> type[Exception]:
-    return type(name, (parent,), {"__module__": model.__module__, "__qualname__": f"{model.__qualname__}.{name}"})
+    return type(
+        name,
+        (parent,),
+        {"__module__": model.__module__, "__qualname__": f"{model.__qualname__}.{name}"},
+    )
 
 
 def _build_table(cls: Any, options: Options) -> None:
@@ -163,7 +172,9 @@ def _build_table(cls: Any, options: Options) -> None:
     options.table = table
     options.columns = tuple(table.c[f.attname] for f in options.concrete_fields)
     for together in options.unique_together:
-        table.append_constraint(sa.UniqueConstraint(*(options.get_field(n).column_name for n in together)))
+        table.append_constraint(
+            sa.UniqueConstraint(*(options.get_field(n).column_name for n in together))
+        )
     for constraint in options.constraints:
         table.append_constraint(constraint.to_sqlalchemy(cls))
     for index in options.indexes:
@@ -323,8 +334,16 @@ class Model(metaclass=ModelBase):
         if force_insert or (self._adding and not force_update):
             await writes.insert_one(executor, alias, model, self)
         else:
-            targets = fields if fields is not None else [f for f in meta.concrete_fields if not f.primary_key]
-            matched = 0 if self.pk is None else await writes.update_one(executor, alias, model, self, targets)
+            targets = (
+                fields
+                if fields is not None
+                else [f for f in meta.concrete_fields if not f.primary_key]
+            )
+            matched = (
+                0
+                if self.pk is None
+                else await writes.update_one(executor, alias, model, self, targets)
+            )
             if not matched:
                 if fields is not None or force_update:
                     raise exceptions.DatabaseError(
@@ -338,7 +357,9 @@ class Model(metaclass=ModelBase):
     async def delete(self, *, using: str | None = None) -> int:
         """DELETE this row; returns the number of rows deleted. The pk is set to ``None``."""
         if self.pk is None:
-            raise ValueError(f"{type(self).__name__} has no pk: it was never saved, so it cannot be deleted")
+            raise ValueError(
+                f"{type(self).__name__} has no pk: it was never saved, so it cannot be deleted"
+            )
         executor = get_executor()
         alias = executor.db_for_write(type(self), using, instance=self)
         meta = self._meta
@@ -348,11 +369,15 @@ class Model(metaclass=ModelBase):
         self.__dict__["_adding"] = True
         return int(result.rowcount)
 
-    async def refresh_from_db(self, *, using: str | None = None, fields: Iterable[str] | None = None) -> None:
+    async def refresh_from_db(
+        self, *, using: str | None = None, fields: Iterable[str] | None = None
+    ) -> None:
         """Reload field values from the database (all, or just ``fields``)."""
         model = type(self)
         if self.pk is None:
-            raise ValueError(f"{model.__name__} has no pk: it was never saved, so it cannot be refreshed")
+            raise ValueError(
+                f"{model.__name__} has no pk: it was never saved, so it cannot be refreshed"
+            )
         alias = using or self._db
         qs = model.objects.using(alias) if alias else model.objects.all()
         names = list(fields) if fields is not None else [f.name for f in self._meta.fields]

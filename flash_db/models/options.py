@@ -58,7 +58,9 @@ class Options:
         settings.pop("abstract", None)
         settings.pop("table", None)  # a table name is never inherited
         if meta is not None:
-            unknown = sorted(k for k in vars(meta) if not k.startswith("_") and k not in _META_OPTIONS)
+            unknown = sorted(
+                k for k in vars(meta) if not k.startswith("_") and k not in _META_OPTIONS
+            )
             if unknown:
                 raise ConfigurationError(
                     f"{model.__name__}.Meta has unknown option(s) {', '.join(unknown)}; "
@@ -78,7 +80,9 @@ class Options:
         )
         self.constraints: tuple[Any, ...] = tuple(settings.get("constraints", ()))
         self.database: str | None = settings.get("database")
-        self.verbose_name: str = settings.get("verbose_name") or snake_case(self.object_name).replace("_", " ")
+        self.verbose_name: str = settings.get("verbose_name") or snake_case(
+            self.object_name
+        ).replace("_", " ")
         self.fields: tuple[Field[Any], ...] = ()
         self.concrete_fields: tuple[Field[Any], ...] = ()
         self.attnames: tuple[str, ...] = ()
@@ -106,7 +110,9 @@ class Options:
             if name == "pk":
                 return self.pk
             choices = ", ".join(f.name for f in self.fields)
-            raise FieldError(f"unknown field {name!r} on {self.object_name}; choices: {choices}") from None
+            raise FieldError(
+                f"unknown field {name!r} on {self.object_name}; choices: {choices}"
+            ) from None
 
     @property
     def field_names(self) -> tuple[str, ...]:

@@ -34,7 +34,9 @@ def _named_tuple(names: tuple[str, ...]) -> Any:
     return namedtuple("Row", names, rename=True)  # type: ignore[misc]
 
 
-def convert(kind: str, model: Any, names: tuple[str, ...], rows: Sequence[Any], alias: str) -> list[Any]:
+def convert(
+    kind: str, model: Any, names: tuple[str, ...], rows: Sequence[Any], alias: str
+) -> list[Any]:
     """Turn raw rows into the result shape of ``kind``."""
     if kind == MODELS:
         return instances(model, names, rows, alias)

@@ -19,9 +19,9 @@ override ``get_queryset()``; a custom QuerySet class becomes a manager with
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from typing import Any, Generic, overload
+from typing import Any, Generic, Self, overload
 
-from typing_extensions import Self, TypeVar
+from typing_extensions import TypeVar
 
 from .queryset import QuerySet
 
@@ -56,7 +56,9 @@ class Manager(Generic[M]):
         return self
 
     @classmethod
-    def from_queryset(cls, queryset_class: type[QuerySet[Any, Any]], class_name: str | None = None) -> type[Manager[Any]]:
+    def from_queryset(
+        cls, queryset_class: type[QuerySet[Any, Any]], class_name: str | None = None
+    ) -> type[Manager[Any]]:
         """A Manager subclass whose QuerySets are ``queryset_class`` (its methods reachable here too)."""
         name = class_name or f"{cls.__name__}From{queryset_class.__name__}"
         return type(name, (cls,), {"_queryset_class": queryset_class})
@@ -106,7 +108,9 @@ class Manager(Generic[M]):
     def values(self, *fields: str) -> QuerySet[M, dict[str, Any]]:
         return self.get_queryset().values(*fields)
 
-    def values_list(self, *fields: str, flat: bool = False, named: bool = False) -> QuerySet[M, Any]:
+    def values_list(
+        self, *fields: str, flat: bool = False, named: bool = False
+    ) -> QuerySet[M, Any]:
         return self.get_queryset().values_list(*fields, flat=flat, named=named)
 
     def iterator(self, chunk_size: int = 1000) -> AsyncIterator[M]:
@@ -130,13 +134,17 @@ class Manager(Generic[M]):
     async def aggregate(self, **aggregates: Any) -> dict[str, Any]:
         return await self.get_queryset().aggregate(**aggregates)
 
-    async def in_bulk(self, id_list: Iterable[Any] | None = None, *, field_name: str = "pk") -> dict[Any, M]:
+    async def in_bulk(
+        self, id_list: Iterable[Any] | None = None, *, field_name: str = "pk"
+    ) -> dict[Any, M]:
         return await self.get_queryset().in_bulk(id_list, field_name=field_name)
 
     async def create(self, **kwargs: Any) -> M:
         return await self.get_queryset().create(**kwargs)
 
-    async def get_or_create(self, defaults: Mapping[str, Any] | None = None, **kwargs: Any) -> tuple[M, bool]:
+    async def get_or_create(
+        self, defaults: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> tuple[M, bool]:
         return await self.get_queryset().get_or_create(defaults, **kwargs)
 
     async def update_or_create(
@@ -163,7 +171,9 @@ class Manager(Generic[M]):
             unique_fields=unique_fields,
         )
 
-    async def bulk_update(self, objs: Iterable[M], fields: Sequence[str], batch_size: int | None = None) -> int:
+    async def bulk_update(
+        self, objs: Iterable[M], fields: Sequence[str], batch_size: int | None = None
+    ) -> int:
         return await self.get_queryset().bulk_update(objs, fields, batch_size)
 
     async def update(self, **values: Any) -> int:

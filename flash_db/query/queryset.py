@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Generator, Iterable, Mapping, Sequence
-from typing import Any, Generic
+from typing import Any, Generic, Self
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
-from typing_extensions import Self, TypeVar
+from typing_extensions import TypeVar
 
 from ..exceptions import FieldError, NotSupportedError
 from ..expressions import Expression, Q
@@ -142,10 +142,14 @@ class QuerySet(Generic[M, R]):
         field_names = {f.name for f in state.model._meta.concrete_fields}
         for name, expression in annotations.items():
             if name in existing or name in field_names:
-                raise FieldError(f"annotation {name!r} conflicts with a field or annotation of that name")
+                raise FieldError(
+                    f"annotation {name!r} conflicts with a field or annotation of that name"
+                )
             if not isinstance(expression, (Expression, ColumnElement)):
                 raise FieldError(f"annotate({name}=...) needs an expression, got {expression!r}")
-            element = expression.resolve(resolver) if isinstance(expression, Expression) else expression
+            element = (
+                expression.resolve(resolver) if isinstance(expression, Expression) else expression
+            )
             is_aggregate = bool(getattr(expression, "contains_aggregate", False))
             added.append(Annotation(name, element, is_aggregate))
             resolver = dataclasses.replace(state, annotations=tuple(added)).resolver()
@@ -158,7 +162,9 @@ class QuerySet(Generic[M, R]):
         state = self._state
         if not names:
             meta = state.model._meta
-            names = tuple(f.name for f in meta.concrete_fields) + tuple(a.name for a in state.annotations)
+            names = tuple(f.name for f in meta.concrete_fields) + tuple(
+                a.name for a in state.annotations
+            )
         resolver = state.resolver()
         for name in names:
             resolver.resolve_ref(name)  # validates the name (FieldError lists the choices)
@@ -168,7 +174,9 @@ class QuerySet(Generic[M, R]):
         """Rows as dicts of the named fields (all fields when none are named)."""
         return self._select(fields, DICTS)  # type: ignore[no-any-return]
 
-    def values_list(self, *fields: str, flat: bool = False, named: bool = False) -> QuerySet[M, Any]:
+    def values_list(
+        self, *fields: str, flat: bool = False, named: bool = False
+    ) -> QuerySet[M, Any]:
         """Rows as tuples; ``flat=True`` with one field gives plain values, ``named=True`` namedtuples."""
         if flat and named:
             raise TypeError("values_list() takes flat or named, not both")
@@ -193,7 +201,9 @@ class QuerySet(Generic[M, R]):
                 high = low
             return self._replace(low=low, high=high)
         if not isinstance(key, int):
-            raise TypeError(f"QuerySet indexes must be integers or slices, not {type(key).__name__}")
+            raise TypeError(
+                f"QuerySet indexes must be integers or slices, not {type(key).__name__}"
+            )
         if key < 0:
             raise TypeError("QuerySet indexing does not support negative indexes")
         return self._index(key)
@@ -294,7 +304,9 @@ class QuerySet(Generic[M, R]):
         labelled = []
         for name, aggregate in aggregates.items():
             if not getattr(aggregate, "contains_aggregate", False):
-                raise TypeError(f"aggregate({name}=...) is not an aggregate expression: {aggregate!r}")
+                raise TypeError(
+                    f"aggregate({name}=...) is not an aggregate expression: {aggregate!r}"
+                )
             labelled.append(aggregate.resolve(resolver).label(name))
         if state.is_sliced or state.distinct or state.has_aggregate or state.selected is not None:
             # Aggregate over the rows the QuerySet would return, not the whole table.
@@ -314,9 +326,13 @@ class QuerySet(Generic[M, R]):
         row = (await self._executor.execute(self._read_alias(), stmt)).one()
         return dict(zip(aggregates, row, strict=True))
 
-    async def in_bulk(self, id_list: Iterable[Any] | None = None, *, field_name: str = "pk") -> dict[Any, M]:
+    async def in_bulk(
+        self, id_list: Iterable[Any] | None = None, *, field_name: str = "pk"
+    ) -> dict[Any, M]:
         """``{value: obj}`` for the given pks (or values of a unique ``field_name``)."""
-        field = self.model._meta.pk if field_name == "pk" else self.model._meta.get_field(field_name)  # type: ignore[attr-defined]
+        field = (
+            self.model._meta.pk if field_name == "pk" else self.model._meta.get_field(field_name)
+        )  # type: ignore[attr-defined]
         if field_name != "pk" and not (field.unique or field.primary_key):
             raise FieldError(f"in_bulk() needs a unique field; {field_name!r} is not unique")
         qs: QuerySet[M, Any] = self
@@ -374,7 +390,9 @@ class QuerySet(Generic[M, R]):
         await obj.save(force_insert=True, using=self._state.using)  # type: ignore[attr-defined]
         return obj
 
-    async def get_or_create(self, defaults: Mapping[str, Any] | None = None, **kwargs: Any) -> tuple[M, bool]:
+    async def get_or_create(
+        self, defaults: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> tuple[M, bool]:
         """``(obj, created)``: the row matching ``kwargs``, else a new one from ``kwargs`` + ``defaults``."""
         try:
             return await self.get(**kwargs), False  # type: ignore[return-value]
@@ -448,7 +466,9 @@ class QuerySet(Generic[M, R]):
             )
         return objs
 
-    async def bulk_update(self, objs: Iterable[M], fields: Sequence[str], batch_size: int | None = None) -> int:
+    async def bulk_update(
+        self, objs: Iterable[M], fields: Sequence[str], batch_size: int | None = None
+    ) -> int:
         """UPDATE ``fields`` of many saved objects, one statement per batch; returns rows matched."""
         objs = list(objs)
         if not fields:
@@ -461,7 +481,9 @@ class QuerySet(Generic[M, R]):
             raise ValueError("bulk_update() needs objects that have a primary key (saved objects)")
         alias = self._write_alias()
         async with self._executor.transaction(alias):
-            return await writes.bulk_update(self._executor, alias, model, objs, field_objs, batch_size)
+            return await writes.bulk_update(
+                self._executor, alias, model, objs, field_objs, batch_size
+            )
 
     def __iter__(self) -> Any:
         raise TypeError(
@@ -489,7 +511,9 @@ class _SubqueryResolver:
         return column
 
     def resolve_q(self, q: Any) -> Any:
-        raise NotSupportedError("aggregate filter= is not supported over a sliced or values() QuerySet")
+        raise NotSupportedError(
+            "aggregate filter= is not supported over a sliced or values() QuerySet"
+        )
 
 
 def _describe(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:

@@ -44,7 +44,9 @@ class Resolver:
 
     __slots__ = ("annotations", "meta", "model", "used_aggregate")
 
-    def __init__(self, model: ModelLike, annotations: Mapping[str, Annotation] | None = None) -> None:
+    def __init__(
+        self, model: ModelLike, annotations: Mapping[str, Annotation] | None = None
+    ) -> None:
         self.model = model
         self.meta = model._meta
         self.annotations = annotations or {}
@@ -175,7 +177,9 @@ class Resolver:
         if isinstance(q, Expression):
             return q.resolve(self)
         if not isinstance(q, Q):
-            raise FieldError(f"filter() takes Q objects, SQLAlchemy conditions or keywords, not {q!r}")
+            raise FieldError(
+                f"filter() takes Q objects, SQLAlchemy conditions or keywords, not {q!r}"
+            )
         inner_negated = negated ^ q.negated
         parts = []
         for child in q.children:

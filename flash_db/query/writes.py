@@ -20,7 +20,9 @@ from .executor import Executor
 from .features import Features
 
 
-def insert_values(model: Any, obj: Any, fields: Iterable[Field[Any]]) -> tuple[dict[str, Any], list[Field[Any]]]:
+def insert_values(
+    model: Any, obj: Any, fields: Iterable[Field[Any]]
+) -> tuple[dict[str, Any], list[Field[Any]]]:
     """Values to INSERT for ``obj`` and the fields the database fills in (auto pk, db_default)."""
     values: dict[str, Any] = {}
     generated: list[Field[Any]] = []

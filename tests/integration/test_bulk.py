@@ -32,7 +32,9 @@ async def test_bulk_create_is_all_or_nothing(db: str) -> None:
 
 async def test_bulk_create_ignore_conflicts(db: str) -> None:
     await Author.objects.create(name="Ann", email="keep")
-    await Author.objects.bulk_create([Author(name="Ann", email="drop"), Author(name="Bob")], ignore_conflicts=True)
+    await Author.objects.bulk_create(
+        [Author(name="Ann", email="drop"), Author(name="Bob")], ignore_conflicts=True
+    )
     assert await Author.objects.count() == 2
     assert (await Author.objects.get(name="Ann")).email == "keep"
 
@@ -59,7 +61,10 @@ async def test_bulk_create_bad_arguments(db: str) -> None:
         await Author.objects.bulk_create([Author(name="x")], update_conflicts=True)
     with pytest.raises(FieldError):
         await Author.objects.bulk_create(
-            [Author(name="x")], update_conflicts=True, unique_fields=["name"], update_fields=["nope"]
+            [Author(name="x")],
+            update_conflicts=True,
+            unique_fields=["name"],
+            update_fields=["nope"],
         )
     with pytest.raises(TypeError, match="got a Book"):
         await Author.objects.bulk_create([Book(title="x")])  # type: ignore[list-item]
@@ -68,7 +73,9 @@ async def test_bulk_create_bad_arguments(db: str) -> None:
 
 
 async def test_bulk_update(db: str) -> None:
-    objs = await Book.objects.bulk_create([Book(title=f"B{i}", price=i, pages=i) for i in range(10)])
+    objs = await Book.objects.bulk_create(
+        [Book(title=f"B{i}", price=i, pages=i) for i in range(10)]
+    )
     for o in objs:
         o.price = o.price + 100
         o.pages = None

@@ -1,4 +1,4 @@
-"""create / save / update / delete / refresh on every backend (api.md §3–§4)."""
+"""create / save / update / delete / refresh on every backend (api.md §3-§4)."""
 
 from __future__ import annotations
 

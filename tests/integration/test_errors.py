@@ -27,7 +27,12 @@ async def test_unique_violation_is_integrity_error(db: str) -> None:
     err = info.value
     assert isinstance(err, DatabaseError) and isinstance(err, FlashDBError)
     assert err.driver_error is not None
-    assert type(err.driver_error).__module__.split(".")[0] in {"asyncpg", "pymysql", "sqlite3", "sqlalchemy"}
+    assert type(err.driver_error).__module__.split(".")[0] in {
+        "asyncpg",
+        "pymysql",
+        "sqlite3",
+        "sqlalchemy",
+    }
     assert "\n" not in str(err)
     assert err.__cause__ is None and err.__suppress_context__
     assert await Author.objects.count() == 1
@@ -61,7 +66,10 @@ async def test_does_not_exist_hierarchy(db: str) -> None:
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: Author.objects.filter(nmae="x"), "cannot resolve 'nmae' on Author; choices: pk, id, name"),
+        (
+            lambda: Author.objects.filter(nmae="x"),
+            "cannot resolve 'nmae' on Author; choices: pk, id, name",
+        ),
         (lambda: Author.objects.filter(name__sartswith="x"), "unsupported lookup 'sartswith'"),
         (lambda: Author.objects.exclude(name__gt=None), "None is only allowed with exact"),
         (lambda: Author.objects.filter(name__in="abc"), "expects a list"),
@@ -97,7 +105,9 @@ async def test_missing_table_is_a_clear_error(db: str) -> None:
 
 
 async def test_unknown_database_alias(db: str) -> None:
-    with pytest.raises(ConfigurationError, match="unknown database 'nope'; configured: default, other"):
+    with pytest.raises(
+        ConfigurationError, match="unknown database 'nope'; configured: default, other"
+    ):
         await Author.objects.using("nope").count()
     with pytest.raises(ConfigurationError, match="unknown database"):
         await Author(name="x").save(using="nope")

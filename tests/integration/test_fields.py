@@ -78,13 +78,17 @@ async def test_auto_now_updates_on_save(db: str) -> None:
 
 
 async def test_filters_on_typed_values(db: str) -> None:
-    await Everything.objects.create(status=Status.LIVE, priority=Priority.LOW, day=dt.date(2023, 5, 6))
+    await Everything.objects.create(
+        status=Status.LIVE, priority=Priority.LOW, day=dt.date(2023, 5, 6)
+    )
     await Everything.objects.create(status=Status.DRAFT, day=dt.date(2024, 7, 8))
     assert await Everything.objects.filter(status=Status.LIVE).count() == 1
     assert await Everything.objects.filter(status="live").count() == 1
     assert await Everything.objects.filter(priority__in=[Priority.LOW, Priority.HIGH]).count() == 1
     assert await Everything.objects.filter(day__gte="2024-01-01").count() == 1
-    assert await Everything.objects.filter(created__date=dt.datetime.now(dt.UTC).date()).count() == 2
+    assert (
+        await Everything.objects.filter(created__date=dt.datetime.now(dt.UTC).date()).count() == 2
+    )
     assert await Everything.objects.filter(created__year=dt.datetime.now(dt.UTC).year).count() == 2
     with pytest.raises(FieldError, match="invalid value for status"):
         Everything.objects.filter(status="nope")

@@ -40,7 +40,8 @@ async def books(db: str) -> list[Book]:
         ("Anathem", "Neal", "12.25", dt.date(2008, 9, 9), 937),
     ]
     objs = [
-        Book(title=t, author_name=a, price=Decimal(p), published=d, pages=n) for t, a, p, d, n in data
+        Book(title=t, author_name=a, price=Decimal(p), published=d, pages=n)
+        for t, a, p, d, n in data
     ]
     return await Book.objects.bulk_create(objs)
 
@@ -159,7 +160,11 @@ async def test_get_first_last_count_exists(books: list[Book]) -> None:
 
 
 async def test_values_and_values_list(books: list[Book]) -> None:
-    rows = await Book.objects.filter(title__in=["Dune", "Emma"]).order_by("title").values("title", "price")
+    rows = (
+        await Book.objects.filter(title__in=["Dune", "Emma"])
+        .order_by("title")
+        .values("title", "price")
+    )
     assert rows == [
         {"title": "Dune", "price": Decimal("10.00")},
         {"title": "Emma", "price": Decimal("3.50")},
@@ -273,7 +278,9 @@ async def test_iteration(books: list[Book]) -> None:
     assert seen[0] == "Anathem" and len(seen) == 5
     streamed = [b.title async for b in Book.objects.order_by("title").iterator(chunk_size=2)]
     assert streamed == seen
-    values = [v async for v in Book.objects.order_by("title").values_list("title", flat=True).iterator(2)]
+    values = [
+        v async for v in Book.objects.order_by("title").values_list("title", flat=True).iterator(2)
+    ]
     assert values == seen
     with pytest.raises(TypeError, match="async for"):
         for _ in Book.objects.all():  # type: ignore[attr-defined]

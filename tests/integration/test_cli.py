@@ -1,0 +1,51 @@
+"""The real ``flash`` executable, run in a temporary project."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+FLASH = str(Path(sys.executable).with_name("flash"))
+
+
+def run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if k != "FLASH_DB_URL"}
+    full_env.update(env or {})
+    return subprocess.run(
+        [FLASH, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_version(tmp_path: Path) -> None:
+    result = run("--version", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith("flash_db ")
+
+
+def test_check_uses_pyproject_config(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.flash_db]\n[tool.flash_db.databases]\ndefault = "sqlite:///proj.sqlite3"\n'
+    )
+    result = run("db", "check", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "default  sqlite+aiosqlite:///proj.sqlite3  ok" in result.stdout
+
+
+def test_check_unreachable_masks_password(tmp_path: Path) -> None:
+    result = run(
+        "db", "check", cwd=tmp_path, env={"FLASH_DB_URL": "postgresql://u:s3cret@127.0.0.1:1/x"}
+    )
+    assert result.returncode == 1
+    assert "s3cret" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "u:***@127.0.0.1:1" in result.stderr
+
+
+def test_check_unknown_alias(tmp_path: Path) -> None:
+    result = run("db", "check", "--database", "nope", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown database 'nope'" in result.stderr
+    assert "Traceback" not in result.stderr
