@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import warnings
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -264,20 +265,30 @@ class ConnectionHandler:
             async for chunk in self._partitions(alias, result, chunk_size):
                 yield chunk
         finally:
-            await conn.close()
+            with warnings.catch_warnings():
+                # aiomysql drains an abandoned server-side cursor when the pool
+                # resets the connection, and warns about it; draining is what we want.
+                warnings.filterwarnings("ignore", "Previous unbuffered result")
+                await conn.close()
 
     @staticmethod
     async def _partitions(
         alias: str, result: Any, chunk_size: int
     ) -> AsyncIterator[Sequence[Row[Any]]]:
         iterator = result.partitions(chunk_size).__aiter__()
-        while True:
+        try:
+            while True:
+                with translated(alias):
+                    try:
+                        chunk = await iterator.__anext__()
+                    except StopAsyncIteration:
+                        return
+                yield chunk
+        finally:
+            # Closing the result discards unread rows of a server-side cursor
+            # (an abandoned loop), so the connection goes back to the pool clean.
             with translated(alias):
-                try:
-                    chunk = await iterator.__anext__()
-                except StopAsyncIteration:
-                    return
-            yield chunk
+                await result.close()
 
     @asynccontextmanager
     async def transaction(self, alias: str) -> AsyncIterator[AsyncConnection]:

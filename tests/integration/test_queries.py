@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import gc
 from decimal import Decimal
 
 import pytest
@@ -24,6 +26,7 @@ from flash_db import (
     Upper,
     Value,
     Variance,
+    connections,
 )
 from flash_db.exceptions import FieldError, MultipleObjectsReturned
 
@@ -296,3 +299,14 @@ async def test_custom_queryset_manager(books: list[Book]) -> None:
 async def test_sql_renders_for_current_dialect(books: list[Book]) -> None:
     sql = Book.objects.filter(title__startswith="A", price__gte=5).order_by("-price")[:10].sql()
     assert "books" in sql and "ORDER BY" in sql and "LIMIT" in sql.upper()
+
+
+async def test_abandoned_iterator_returns_its_connection(books: list[Book]) -> None:
+    for _ in range(3):
+        async for _book in Book.objects.order_by("title").iterator(chunk_size=1):
+            break
+    gc.collect()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert connections["default"].engine.pool.checkedout() == 0
+    assert await Book.objects.count() == 5
