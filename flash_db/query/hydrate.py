@@ -19,12 +19,13 @@ from .state import DICTS, FLAT, MODELS, NAMED, TUPLES
 
 def instances(model: Any, names: tuple[str, ...], rows: Sequence[Any], alias: str) -> list[Any]:
     new = object.__new__
-    keys = (*names, "_db")
-    result = []
+    result: list[Any] = []
     append = result.append
     for row in rows:
         obj = new(model)
-        obj.__dict__ = dict(zip(keys, (*row, alias), strict=True))
+        values = dict(zip(names, row))  # noqa: B905 - rows come from our own SELECT list
+        values["_db"] = alias
+        obj.__dict__ = values
         append(obj)
     return result
 
