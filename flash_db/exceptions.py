@@ -94,10 +94,11 @@ class ValidationError(FlashDBError):
 
     def __init__(self, errors: str | list[str] | dict[str, Any]) -> None:
         normalised: dict[str, list[str]] = {}
+        msgs: list[str]
         if isinstance(errors, dict):
             for key, value in errors.items():
                 if isinstance(value, ValidationError):
-                    msgs = [m for ms in value.errors.values() for m in ms]
+                    msgs = value.messages
                 elif isinstance(value, (list, tuple)):
                     msgs = [str(v) for v in value]
                 else:

@@ -238,8 +238,8 @@ class _PatternLookup(Lookup):
 
     def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
         if self.insensitive:
-            return getattr(lhs, f"i{self.operator}")(rhs, autoescape=not _is_sql(rhs))  # type: ignore[no-any-return]
-        return getattr(_CaseSensitive(lhs), self.operator)(rhs, autoescape=not _is_sql(rhs))  # type: ignore[no-any-return]
+            return getattr(lhs, f"i{self.operator}")(rhs, autoescape=not _is_sql(rhs))
+        return getattr(_CaseSensitive(lhs), self.operator)(rhs, autoescape=not _is_sql(rhs))
 
 
 def _is_sql(value: Any) -> bool:

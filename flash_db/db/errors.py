@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 from contextlib import contextmanager
 
 from sqlalchemy import exc as sa_exc
@@ -59,8 +60,9 @@ _MYSQL_INTEGRITY_CODES = frozenset({1048, 1062, 1216, 1217, 1451, 1452, 3819, 40
 
 def _is_mysql_integrity(error: BaseException) -> bool:
     orig = getattr(error, "orig", None)
-    args = getattr(orig, "args", ())
-    return bool(args) and isinstance(args[0], int) and args[0] in _MYSQL_INTEGRITY_CODES
+    args: tuple[Any, ...] = getattr(orig, "args", ())
+    code = args[0] if args else None
+    return isinstance(code, int) and code in _MYSQL_INTEGRITY_CODES
 
 
 def translate(error: BaseException, alias: str) -> exceptions.DatabaseError:

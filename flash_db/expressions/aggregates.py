@@ -22,10 +22,10 @@ from .functions import Func
 
 
 class Aggregate(Func):
-    """Base of aggregates; subclasses set ``function``."""
+    """Base of aggregates; subclasses set ``function_name``."""
 
     __slots__ = ("distinct", "filter")
-    contains_aggregate = True  # type: ignore[assignment]
+    contains_aggregate = True
     allow_distinct = False
 
     def __init__(self, expression: Any, *, distinct: bool = False, filter: Any = None) -> None:
@@ -45,7 +45,7 @@ class Aggregate(Func):
         return arg
 
     def build(self, arg: ColumnElement[Any]) -> ColumnElement[Any]:
-        return getattr(sa.func, self.function)(arg)  # type: ignore[no-any-return]
+        return getattr(sa.func, self.function)(arg)
 
     def resolve(self, resolver: Resolver) -> ColumnElement[Any]:
         return self.build(self._argument(resolver))
@@ -54,7 +54,7 @@ class Aggregate(Func):
 class Count(Aggregate):
     """``COUNT(x)``; ``Count("*")`` counts rows; ``distinct=True`` counts distinct values."""
 
-    function = "count"
+    function_name = "count"
     allow_distinct = True
 
     def __init__(self, expression: Any = "*", *, distinct: bool = False, filter: Any = None):
@@ -77,14 +77,14 @@ class _Star(Expression):
 class Sum(Aggregate):
     """``SUM(x)``."""
 
-    function = "sum"
+    function_name = "sum"
     allow_distinct = True
 
 
 class Avg(Aggregate):
     """``AVG(x)``: a ``Decimal`` for decimal columns, a ``float`` otherwise, on every backend."""
 
-    function = "avg"
+    function_name = "avg"
     allow_distinct = True
 
     def build(self, arg: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -96,13 +96,13 @@ class Avg(Aggregate):
 class Min(Aggregate):
     """``MIN(x)``."""
 
-    function = "min"
+    function_name = "min"
 
 
 class Max(Aggregate):
     """``MAX(x)``."""
 
-    function = "max"
+    function_name = "max"
 
 
 class _Spread(FunctionElement[float]):

@@ -10,7 +10,7 @@ String arguments name fields (as in Django); wrap literals in ``Value``::
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
@@ -31,17 +31,17 @@ def _as_expression(arg: Any) -> Expression:
 
 
 class Func(Expression):
-    """Base for SQL functions: subclasses set ``function`` (the SQL name).
+    """Base for SQL functions: subclasses set ``function_name`` (the SQL name).
 
     ``Func("name", function="upper")`` calls any function by name.
     """
 
-    __slots__ = ("extra", "source_expressions")
-    function: str = ""
+    __slots__ = ("extra", "function", "source_expressions")
+    #: the SQL function a subclass calls (``Func(..., function="name")`` overrides it)
+    function_name: ClassVar[str] = ""
 
     def __init__(self, *expressions: Any, function: str | None = None, **extra: Any) -> None:
-        if function is not None:
-            self.function = function
+        self.function = function if function is not None else type(self).function_name
         self.source_expressions = tuple(_as_expression(e) for e in expressions)
         self.extra = extra
 
@@ -53,7 +53,7 @@ class Func(Expression):
         return [resolve(e, resolver) for e in self.source_expressions]
 
     def resolve(self, resolver: Resolver) -> ColumnElement[Any]:
-        return getattr(sa.func, self.function)(*self.resolve_args(resolver))  # type: ignore[no-any-return]
+        return getattr(sa.func, self.function)(*self.resolve_args(resolver))
 
     def __repr__(self) -> str:
         args = ", ".join(repr(e) for e in self.source_expressions)
@@ -63,13 +63,13 @@ class Func(Expression):
 class Lower(Func):
     """``LOWER(x)``."""
 
-    function = "lower"
+    function_name = "lower"
 
 
 class Upper(Func):
     """``UPPER(x)``."""
 
-    function = "upper"
+    function_name = "upper"
 
 
 class _CharLength(FunctionElement[int]):
@@ -101,7 +101,7 @@ class Length(Func):
 class Coalesce(Func):
     """First non-NULL argument: ``Coalesce("nickname", "name", Value("?"))``."""
 
-    function = "coalesce"
+    function_name = "coalesce"
 
     def __init__(self, *expressions: Any, **extra: Any) -> None:
         if len(expressions) < 2:
@@ -125,4 +125,4 @@ class Now(Func):
     """The database's current timestamp."""
 
     def resolve(self, resolver: Resolver) -> ColumnElement[Any]:
-        return sa.func.current_timestamp()  # type: ignore[no-any-return]
+        return sa.func.current_timestamp()

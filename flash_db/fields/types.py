@@ -116,15 +116,15 @@ class EnumValue(TypeDecorator[enum.Enum]):
         self.enum_class = enum_class
         values = [m.value for m in enum_class]
         self.integer = all(isinstance(v, int) for v in values)
-        if self.integer:
-            super().__init__()
-        else:
-            super().__init__(length or max((len(str(v)) for v in values), default=1))
+        self.length = (
+            None if self.integer else length or max((len(str(v)) for v in values), default=1)
+        )
+        super().__init__()
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if self.integer:
             return dialect.type_descriptor(sa.Integer())
-        return dialect.type_descriptor(sa.String(self.impl_instance.length))
+        return dialect.type_descriptor(sa.String(self.length))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:

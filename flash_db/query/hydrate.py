@@ -32,7 +32,7 @@ def instances(model: Any, names: tuple[str, ...], rows: Sequence[Any], alias: st
 
 @lru_cache(maxsize=256)
 def _named_tuple(names: tuple[str, ...]) -> Any:
-    return namedtuple("Row", names, rename=True)  # type: ignore[misc]
+    return namedtuple("Row", names, rename=True)
 
 
 def convert(

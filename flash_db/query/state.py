@@ -64,7 +64,7 @@ def _default_ordering(model: ModelLike) -> tuple[tuple[ColumnElement[Any], bool]
         resolver = Resolver(model)
         cached = tuple(resolver.order_term(term) for term in model._meta.ordering)
         cache[model] = cached
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 _ORDERING_CACHE: dict[Any, Any] = {}

@@ -52,7 +52,7 @@ async def insert_one(executor: Executor, alias: str, model: Any, obj: Any) -> No
     result = await executor.execute(alias, stmt)
     pk = meta.pk
     if pk in generated:
-        obj.__dict__[pk.attname] = result.inserted_primary_key[0]
+        obj.__dict__[pk.attname] = _inserted_pk(result)
     rest = [f for f in generated if f is not pk]
     if rest:
         # No RETURNING on this backend: read the server-side defaults back.
@@ -80,6 +80,12 @@ async def update_one(
     )
     result = await executor.execute(alias, stmt)
     return int(result.rowcount)
+
+
+def _inserted_pk(result: Any) -> Any:
+    key = result.inserted_primary_key
+    assert key is not None, "INSERT did not report its primary key"
+    return key[0]
 
 
 def _insert_construct(features: Features) -> Any:
@@ -169,7 +175,7 @@ async def bulk_insert(
                 # No ordered RETURNING for executemany here: one INSERT per row.
                 for obj, values, _ in batch:
                     result = await executor.execute(alias, base.values(values))
-                    obj.__dict__[meta.pk.attname] = result.inserted_primary_key[0]
+                    obj.__dict__[meta.pk.attname] = _inserted_pk(result)
             else:
                 await executor.execute(alias, base, params)
     for obj in objs:
