@@ -18,15 +18,15 @@ from sqlalchemy import exc as sa_exc
 
 from .. import exceptions
 
-_MAP: tuple[tuple[type[BaseException], type[exceptions.DatabaseError], str], ...] = (
-    (sa_exc.IntegrityError, exceptions.IntegrityError, ""),
-    (sa_exc.DataError, exceptions.DataError, ""),
-    (sa_exc.OperationalError, exceptions.OperationalError, ""),
-    (sa_exc.ProgrammingError, exceptions.ProgrammingError, ""),
-    (sa_exc.InterfaceError, exceptions.OperationalError, ""),
-    (sa_exc.NotSupportedError, exceptions.DatabaseError, ""),
-    (sa_exc.InternalError, exceptions.DatabaseError, ""),
-    (sa_exc.DBAPIError, exceptions.DatabaseError, ""),
+_MAP: tuple[tuple[type[BaseException], type[exceptions.DatabaseError]], ...] = (
+    (sa_exc.IntegrityError, exceptions.IntegrityError),
+    (sa_exc.DataError, exceptions.DataError),
+    (sa_exc.OperationalError, exceptions.OperationalError),
+    (sa_exc.ProgrammingError, exceptions.ProgrammingError),
+    (sa_exc.InterfaceError, exceptions.OperationalError),
+    (sa_exc.NotSupportedError, exceptions.DatabaseError),
+    (sa_exc.InternalError, exceptions.DatabaseError),
+    (sa_exc.DBAPIError, exceptions.DatabaseError),
 )
 
 _MISSING_TABLE = re.compile(
@@ -71,7 +71,7 @@ def translate(error: BaseException, alias: str) -> exceptions.DatabaseError:
         return exceptions.IntegrityError(
             f"integrity error on {alias!r}: {first_line(error)}", getattr(error, "orig", error)
         )
-    for source, target, _ in _MAP:
+    for source, target in _MAP:
         if isinstance(error, source):
             message = first_line(error)
             hint = _MISSING_TABLE_HINT if _MISSING_TABLE.search(message) else ""

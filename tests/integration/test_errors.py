@@ -138,3 +138,19 @@ async def test_unreachable_database() -> None:
     with pytest.raises(OperationalError) as info:
         await handler.connect("sqlite+aiosqlite:////nonexistent-dir/x/db.sqlite3")
     assert "unable to open database file" in str(info.value)
+
+
+async def test_value_too_long_without_validation(db: str) -> None:
+    """full_clean() catches it; with validate=False the database decides."""
+    from flash_db.exceptions import DataError
+
+    author = Author(name="x" * 150)
+    if db == "sqlite":
+        # SQLite does not enforce VARCHAR lengths (documented in docs/models.md).
+        await author.save(validate=False)
+        assert await Author.objects.count() == 1
+        return
+    with pytest.raises(DataError) as info:
+        await author.save(validate=False)
+    assert "\n" not in str(info.value)
+    assert await Author.objects.count() == 0
