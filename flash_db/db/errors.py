@@ -65,19 +65,35 @@ def _is_mysql_integrity(error: BaseException) -> bool:
     return isinstance(code, int) and code in _MYSQL_INTEGRITY_CODES
 
 
+#: SQLSTATE classes (PostgreSQL reports them; asyncpg exposes ``sqlstate``). SQLAlchemy
+#: wraps some asyncpg errors, e.g. string truncation, in its generic class only.
+_SQLSTATE_CLASSES: dict[str, type[exceptions.DatabaseError]] = {
+    "08": exceptions.OperationalError,
+    "22": exceptions.DataError,
+    "23": exceptions.IntegrityError,
+    "42": exceptions.ProgrammingError,
+}
+
+
+def _by_code(error: BaseException) -> type[exceptions.DatabaseError] | None:
+    orig = getattr(error, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate[:2] in _SQLSTATE_CLASSES:
+        return _SQLSTATE_CLASSES[sqlstate[:2]]
+    if _is_mysql_integrity(error):
+        return exceptions.IntegrityError
+    return None
+
+
 def translate(error: BaseException, alias: str) -> exceptions.DatabaseError:
     """The flash_db exception for a SQLAlchemy/driver ``error`` raised on database ``alias``."""
-    if _is_mysql_integrity(error):
-        return exceptions.IntegrityError(
-            f"integrity error on {alias!r}: {first_line(error)}", getattr(error, "orig", error)
-        )
-    for source, target in _MAP:
-        if isinstance(error, source):
-            message = first_line(error)
-            hint = _MISSING_TABLE_HINT if _MISSING_TABLE.search(message) else ""
-            prefix = "integrity error" if target is exceptions.IntegrityError else "database error"
-            return target(f"{prefix} on {alias!r}: {message}{hint}", getattr(error, "orig", error))
-    return exceptions.DatabaseError(f"database error on {alias!r}: {error}", error)
+    target = _by_code(error) or next(
+        (target for source, target in _MAP if isinstance(error, source)), exceptions.DatabaseError
+    )
+    message = first_line(error)
+    hint = _MISSING_TABLE_HINT if _MISSING_TABLE.search(message) else ""
+    prefix = "integrity error" if target is exceptions.IntegrityError else "database error"
+    return target(f"{prefix} on {alias!r}: {message}{hint}", getattr(error, "orig", error))
 
 
 @contextmanager
