@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, Self, overload
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeEngine
@@ -86,6 +86,31 @@ class DateTimeField(DateField[N]):
     ) -> None:
         super().__init__(null=null, **kwargs)
         self.timezone = timezone
+
+    if TYPE_CHECKING:
+        # DateField fixes Field's value type to date; a datetime field reads and
+        # accepts datetimes (Field.__get__ still does the work at run time).
+        @overload
+        def __get__(self, instance: None, owner: Any) -> Self: ...
+        @overload
+        def __get__(
+            self: DateTimeField[Literal[False]], instance: object, owner: Any
+        ) -> dt.datetime: ...
+        @overload
+        def __get__(
+            self: DateTimeField[Literal[True]], instance: object, owner: Any
+        ) -> dt.datetime | None: ...
+        def __get__(self, instance: Any, owner: Any) -> Any: ...
+
+        @overload  # type: ignore[override]
+        def __set__(
+            self: DateTimeField[Literal[False]], instance: Any, value: dt.datetime
+        ) -> None: ...
+        @overload
+        def __set__(
+            self: DateTimeField[Literal[True]], instance: Any, value: dt.datetime | None
+        ) -> None: ...
+        def __set__(self, instance: Any, value: Any) -> None: ...
 
     def sa_type(self) -> TypeEngine[Any]:
         return UTCDateTime() if self.timezone else NaiveDateTime()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
 
@@ -185,10 +185,15 @@ def _build_table(cls: Any, options: Options) -> None:
 _table_owner: dict[str, Any] = {}
 
 
-class _DefaultManagerDescriptor(Generic[_M]):
-    """For type checkers only: ``Author.objects`` is a ``Manager[Author]``."""
+class _DefaultManagerDescriptor:
+    """For type checkers only: ``Author.objects`` is a ``Manager[Author]``.
 
-    def __get__(self, instance: None, owner: type[_M]) -> Manager[_M]: ...
+    ``_M`` is bound per access (method-scoped), not per class: a ``ClassVar`` cannot
+    carry a type variable, so a generic descriptor class would always be ``[Any]``.
+    """
+
+    def __get__(self, instance: None, owner: type[_M]) -> Manager[_M]:
+        raise NotImplementedError  # never instantiated: the metaclass installs real managers
 
 
 class Model(metaclass=ModelBase):
@@ -208,7 +213,7 @@ class Model(metaclass=ModelBase):
     _db: str | None = None
 
     if TYPE_CHECKING:
-        objects: ClassVar[_DefaultManagerDescriptor[Any]]
+        objects: ClassVar[_DefaultManagerDescriptor]
         DoesNotExist: ClassVar[type[exceptions.DoesNotExist]]
         MultipleObjectsReturned: ClassVar[type[exceptions.MultipleObjectsReturned]]
 

@@ -13,8 +13,8 @@ method (``count()``, ``get()``, ``update()`` …) is awaited::
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Generator, Iterable, Mapping, Sequence
-from typing import Any, Generic, Self
+from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Mapping, Sequence
+from typing import Any, Generic, Self, overload
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
@@ -184,6 +184,10 @@ class QuerySet(Generic[M, R]):
             raise TypeError("values_list(flat=True) takes exactly one field")
         return self._select(fields, FLAT if flat else NAMED if named else TUPLES)  # type: ignore[no-any-return]
 
+    @overload
+    def __getitem__(self, key: slice) -> Self: ...
+    @overload
+    def __getitem__(self, key: int) -> Coroutine[Any, Any, R]: ...
     def __getitem__(self, key: int | slice) -> Any:
         """``qs[10:20]`` is a QuerySet with LIMIT/OFFSET; ``await qs[3]`` is one object."""
         state = self._state
