@@ -12,6 +12,7 @@ URLs are SQLAlchemy URLs; one without an async driver gets the right one
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,7 +54,7 @@ def normalise_url(url: str | URL) -> URL:
     """Parse ``url`` and fill in flash_db's async driver where none (or a sync one) is named."""
     try:
         parsed = make_url(url) if isinstance(url, str) else url
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise ConfigurationError(
             f"cannot parse database URL {mask(url)!r}; expected e.g. postgresql+asyncpg://user@host/db"
         ) from None
@@ -76,16 +77,17 @@ def mask(url: str | URL) -> str:
     """The URL with its password hidden, for logs, errors and CLI output."""
     if isinstance(url, URL):
         return url.render_as_string(hide_password=True)
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        # Unparseable: hide anything between "://user:" and "@".
-        head, sep, tail = url.partition("://")
-        if sep and "@" in tail:
-            creds, _, host = tail.rpartition("@")
-            user = creds.split(":", 1)[0]
-            return f"{head}://{user}:***@{host}"
-        return url
+    if url.count("@") <= 1:
+        try:
+            return make_url(url).render_as_string(hide_password=True)
+        except (ArgumentError, ValueError):
+            pass
+    # Unparseable, or a raw "@" inside the password: hide everything between
+    # the user name and the last "@".
+    return _CREDENTIALS.sub(r"\1\2:***@", url)
+
+
+_CREDENTIALS = re.compile(r"^(.*?//)?([^:/@]*):.*@")
 
 
 def find_pyproject(start: Path | None = None) -> Path | None:

@@ -22,7 +22,7 @@ from .functions import Func
 
 
 class Aggregate(Func):
-    """Base of aggregates; subclasses set ``function_name``."""
+    """Base of aggregates; subclasses set ``function`` (the SQL name)."""
 
     __slots__ = ("distinct", "filter")
     contains_aggregate = True
@@ -45,7 +45,7 @@ class Aggregate(Func):
         return arg
 
     def build(self, arg: ColumnElement[Any]) -> ColumnElement[Any]:
-        return getattr(sa.func, self.function)(arg)
+        return getattr(sa.func, self._function)(arg)
 
     def resolve(self, resolver: Resolver) -> ColumnElement[Any]:
         return self.build(self._argument(resolver))
@@ -54,7 +54,7 @@ class Aggregate(Func):
 class Count(Aggregate):
     """``COUNT(x)``; ``Count("*")`` counts rows; ``distinct=True`` counts distinct values."""
 
-    function_name = "count"
+    function = "count"
     allow_distinct = True
 
     def __init__(self, expression: Any = "*", *, distinct: bool = False, filter: Any = None):
@@ -77,14 +77,14 @@ class _Star(Expression):
 class Sum(Aggregate):
     """``SUM(x)``."""
 
-    function_name = "sum"
+    function = "sum"
     allow_distinct = True
 
 
 class Avg(Aggregate):
     """``AVG(x)``: a ``Decimal`` for decimal columns, a ``float`` otherwise, on every backend."""
 
-    function_name = "avg"
+    function = "avg"
     allow_distinct = True
 
     def build(self, arg: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -96,13 +96,13 @@ class Avg(Aggregate):
 class Min(Aggregate):
     """``MIN(x)``."""
 
-    function_name = "min"
+    function = "min"
 
 
 class Max(Aggregate):
     """``MAX(x)``."""
 
-    function_name = "max"
+    function = "max"
 
 
 class _Spread(FunctionElement[float]):

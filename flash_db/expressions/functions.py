@@ -31,17 +31,17 @@ def _as_expression(arg: Any) -> Expression:
 
 
 class Func(Expression):
-    """Base for SQL functions: subclasses set ``function_name`` (the SQL name).
+    """Base for SQL functions: subclasses set ``function`` (the SQL name), as in Django.
 
     ``Func("name", function="upper")`` calls any function by name.
     """
 
-    __slots__ = ("extra", "function", "source_expressions")
-    #: the SQL function a subclass calls (``Func(..., function="name")`` overrides it)
-    function_name: ClassVar[str] = ""
+    __slots__ = ("_function", "extra", "source_expressions")
+    #: the SQL function a subclass calls, as in Django (``Func(..., function="name")`` overrides it)
+    function: ClassVar[str] = ""
 
     def __init__(self, *expressions: Any, function: str | None = None, **extra: Any) -> None:
-        self.function = function if function is not None else type(self).function_name
+        self._function = function or self.function
         self.source_expressions = tuple(_as_expression(e) for e in expressions)
         self.extra = extra
 
@@ -53,7 +53,7 @@ class Func(Expression):
         return [resolve(e, resolver) for e in self.source_expressions]
 
     def resolve(self, resolver: Resolver) -> ColumnElement[Any]:
-        return getattr(sa.func, self.function)(*self.resolve_args(resolver))
+        return getattr(sa.func, self._function)(*self.resolve_args(resolver))
 
     def __repr__(self) -> str:
         args = ", ".join(repr(e) for e in self.source_expressions)
@@ -63,13 +63,13 @@ class Func(Expression):
 class Lower(Func):
     """``LOWER(x)``."""
 
-    function_name = "lower"
+    function = "lower"
 
 
 class Upper(Func):
     """``UPPER(x)``."""
 
-    function_name = "upper"
+    function = "upper"
 
 
 class _CharLength(FunctionElement[int]):
@@ -101,7 +101,7 @@ class Length(Func):
 class Coalesce(Func):
     """First non-NULL argument: ``Coalesce("nickname", "name", Value("?"))``."""
 
-    function_name = "coalesce"
+    function = "coalesce"
 
     def __init__(self, *expressions: Any, **extra: Any) -> None:
         if len(expressions) < 2:

@@ -16,9 +16,9 @@ when ``null=True`` (``N`` is ``Literal[True]``)::
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from functools import cache
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Self, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Self, cast, overload
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
@@ -80,13 +80,14 @@ class RegisterLookupMixin:
     @classmethod
     def get_lookups(cls) -> dict[str, type[Lookup] | type[Transform]]:
         """All lookups and transforms that apply to this class, by name."""
-        return _merged_lookups(cls)
+        merged: dict[str, type[Lookup] | type[Transform]] = _merged_lookups(cast(Hashable, cls))
+        return merged
 
 
 @cache
-def _merged_lookups(cls: type) -> dict[str, Any]:
+def _merged_lookups(cls: Hashable) -> dict[str, Any]:
     merged: dict[str, Any] = {}
-    for klass in reversed(cls.__mro__):
+    for klass in reversed(cast(type, cls).__mro__):
         merged.update(klass.__dict__.get("class_lookups", {}))
     return merged
 

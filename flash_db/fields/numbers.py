@@ -43,7 +43,7 @@ class IntegerField(_Bounded, Field[int, N]):
         max_value: int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(null=null, **kwargs)
+        super().__init__(null=null, **kwargs)  # type: ignore[arg-type]
         self.min_value = self.type_min if min_value is None else min_value
         self.max_value = self.type_max if max_value is None else max_value
 
@@ -93,7 +93,7 @@ class AutoField(IntegerField[N]):
 
     def __init__(self, *, null: N = False, **kwargs: Any) -> None:  # type: ignore[assignment]
         kwargs.setdefault("primary_key", True)
-        super().__init__(null=null, **kwargs)
+        super().__init__(null=null, **kwargs)  # type: ignore[arg-type]
 
 
 class BigAutoField(AutoField[N]):
@@ -120,7 +120,7 @@ class FloatField(_Bounded, Field[float, N]):
         max_value: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(null=null, **kwargs)
+        super().__init__(null=null, **kwargs)  # type: ignore[arg-type]
         self.min_value = min_value
         self.max_value = max_value
 
@@ -160,7 +160,7 @@ class DecimalField(_Bounded, Field[decimal.Decimal, N]):
         max_value: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(null=null, **kwargs)
+        super().__init__(null=null, **kwargs)  # type: ignore[arg-type]
         self.max_digits = max_digits
         self.decimal_places = decimal_places
         self.min_value = min_value

@@ -93,7 +93,7 @@ class EnumField(Field[E, N]):
         null: N = False,  # type: ignore[assignment]
         **kwargs: Any,
     ) -> None:
-        super().__init__(null=null, **kwargs)
+        super().__init__(null=null, **kwargs)  # type: ignore[arg-type]
         self.enum_class = enum_class
 
     def sa_type(self) -> TypeEngine[Any]:

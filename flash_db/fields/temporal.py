@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Literal, Self, overload
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeEngine
@@ -22,7 +22,30 @@ def _parse(value: Any, parser: Any, kind: str) -> Any:
         raise ValidationError([f"{value!r} is not a valid {kind} (use ISO 8601)"]) from None
 
 
-class DateField(Field[dt.date, N]):
+class _AutoNow:
+    """``auto_now`` (set on every save) and ``auto_now_add`` (set on insert) for date/time fields."""
+
+    attname: str
+    auto_now: bool
+    auto_now_add: bool
+
+    def now(self) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def pre_save(self, instance: Any, add: bool) -> Any:
+        if self.auto_now or (self.auto_now_add and add):
+            value = self.now()
+            instance.__dict__[self.attname] = value
+            return value
+        return instance.__dict__.get(self.attname)
+
+    def validate(self, value: Any, instance: Any) -> None:
+        if value is None and (self.auto_now or self.auto_now_add):
+            return
+        super().validate(value, instance)  # type: ignore[misc]
+
+
+class DateField(_AutoNow, Field[dt.date, N]):
     """A calendar date. ``auto_now`` / ``auto_now_add`` set today's date on save / on insert."""
 
     python_type = dt.date
@@ -35,7 +58,7 @@ class DateField(Field[dt.date, N]):
         auto_now_add: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(null=null, **kwargs)
+        super().__init__(null=null, **kwargs)  # type: ignore[arg-type]
         self.auto_now = auto_now
         self.auto_now_add = auto_now_add
 
@@ -44,18 +67,6 @@ class DateField(Field[dt.date, N]):
 
     def now(self) -> Any:
         return dt.date.today()
-
-    def pre_save(self, instance: Any, add: bool) -> Any:
-        if self.auto_now or (self.auto_now_add and add):
-            value = self.now()
-            instance.__dict__[self.attname] = value
-            return value
-        return super().pre_save(instance, add)
-
-    def validate(self, value: Any, instance: Any) -> None:
-        if value is None and (self.auto_now or self.auto_now_add):
-            return
-        super().validate(value, instance)
 
     def to_python(self, value: Any) -> Any:
         if value is None:
@@ -67,12 +78,12 @@ class DateField(Field[dt.date, N]):
         return _parse(value, dt.date.fromisoformat, "date")
 
 
-class DateTimeField(DateField[N]):
+class DateTimeField(_AutoNow, Field[dt.datetime, N]):
     """A point in time.
 
     With ``timezone=True`` (the default) values are aware and come back in UTC
     on every backend; naive values are taken as UTC. ``timezone=False`` stores
-    naive datetimes as given.
+    naive datetimes as given. ``auto_now`` / ``auto_now_add`` as on ``DateField``.
     """
 
     python_type = dt.datetime
@@ -82,35 +93,14 @@ class DateTimeField(DateField[N]):
         *,
         null: N = False,  # type: ignore[assignment]
         timezone: bool = True,
+        auto_now: bool = False,
+        auto_now_add: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(null=null, **kwargs)
+        super().__init__(null=null, **kwargs)  # type: ignore[arg-type]
         self.timezone = timezone
-
-    if TYPE_CHECKING:
-        # DateField fixes Field's value type to date; a datetime field reads and
-        # accepts datetimes (Field.__get__ still does the work at run time).
-        @overload
-        def __get__(self, instance: None, owner: Any) -> Self: ...
-        @overload
-        def __get__(
-            self: DateTimeField[Literal[False]], instance: object, owner: Any
-        ) -> dt.datetime: ...
-        @overload
-        def __get__(
-            self: DateTimeField[Literal[True]], instance: object, owner: Any
-        ) -> dt.datetime | None: ...
-        def __get__(self, instance: Any, owner: Any) -> Any: ...
-
-        @overload  # type: ignore[override]
-        def __set__(
-            self: DateTimeField[Literal[False]], instance: Any, value: dt.datetime
-        ) -> None: ...
-        @overload
-        def __set__(
-            self: DateTimeField[Literal[True]], instance: Any, value: dt.datetime | None
-        ) -> None: ...
-        def __set__(self, instance: Any, value: Any) -> None: ...
+        self.auto_now = auto_now
+        self.auto_now_add = auto_now_add
 
     def sa_type(self) -> TypeEngine[Any]:
         return UTCDateTime() if self.timezone else NaiveDateTime()
@@ -123,9 +113,8 @@ class DateTimeField(DateField[N]):
         if value is None or isinstance(value, dt.datetime):
             return value
         if isinstance(value, dt.date):
-            return dt.datetime(
-                value.year, value.month, value.day, tzinfo=dt.UTC if self.timezone else None
-            )
+            tz = dt.UTC if self.timezone else None
+            return dt.datetime(value.year, value.month, value.day, tzinfo=tz)
         return _parse(value, dt.datetime.fromisoformat, "datetime")
 
 
@@ -163,5 +152,6 @@ for _transform in (ExtractYear, ExtractMonth, ExtractDay):
     # Date parts are integers: ``published__year__gte=2020`` uses integer lookups.
     _transform.output_field = IntegerField
     DateField.register_lookup(_transform)
+    DateTimeField.register_lookup(_transform)
 TruncDate.output_field = DateField
 DateTimeField.register_lookup(TruncDate)

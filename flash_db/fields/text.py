@@ -23,7 +23,7 @@ class CharField(Field[str, N]):
         max_length: int,
         **kwargs: Any,
     ) -> None:
-        super().__init__(max_length=max_length, null=null, **kwargs)
+        super().__init__(max_length=max_length, null=null, **kwargs)  # type: ignore[arg-type]
 
     def sa_type(self) -> TypeEngine[Any]:
         return sa.String(self.max_length)

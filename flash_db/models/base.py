@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import sqlalchemy as sa
 
 from .. import exceptions
-from ..exceptions import ConfigurationError, FieldError, ValidationError
+from ..exceptions import ConfigurationError, FieldError, FlashDBError, ValidationError
 from ..fields import BigAutoField, Field
 from ..query import Manager, get_executor, writes
 from .options import Options
@@ -70,7 +70,7 @@ class ModelBase(type):
         for base in reversed(model_bases):
             if base is Model:
                 continue
-            base_meta: Options = base._meta
+            base_meta: Options = base._meta  # type: ignore[attr-defined]
             if not base_meta.abstract:
                 raise ConfigurationError(
                     f"{name} inherits from the concrete model {base.__name__}; only abstract models "
@@ -97,10 +97,11 @@ class ModelBase(type):
         cls._declared_managers = all_managers  # type: ignore[attr-defined]
 
         if options.abstract:
-            options.fields = tuple(fields.values())
             for field_name, field in fields.items():
                 field.name = field_name
+                field.attname = field_name
                 setattr(cls, field_name, field)
+            options.set_fields(list(fields.values()), abstract=True)
             return cls
 
         if not any(f.primary_key for f in fields.values()):
@@ -129,6 +130,7 @@ class ModelBase(type):
             bound.contribute_to_class(cls, manager_name)
             setattr(cls, manager_name, bound)
 
+        registry.check(cls)
         _build_table(cls, options)
         cls.__table__ = options.table  # type: ignore[attr-defined]
         registry.register(cls)
@@ -160,29 +162,38 @@ def _subclass_exception(name: str, parent: type[Exception], model: type) -> type
 
 
 def _build_table(cls: Any, options: Options) -> None:
-    if options.table_name in metadata.tables:
-        owner = _table_owner.get(options.table_name)
-        owner_name = f"{owner.__module__}.{owner.__qualname__}" if owner else "another table"
-        raise ConfigurationError(
-            f"table {options.table_name!r} for {cls.__module__}.{cls.__qualname__} is already used by "
-            f"{owner_name}; set Meta.table to a different name"
+    existing = metadata.tables.get(options.table_name)
+    if existing is not None:
+        owner = existing.info.get("flash_db_model")
+        same = owner is not None and (owner.__module__, owner.__qualname__) == (
+            cls.__module__,
+            cls.__qualname__,
         )
+        if not same:
+            owner_name = f"{owner.__module__}.{owner.__qualname__}" if owner else "another table"
+            raise ConfigurationError(
+                f"table {options.table_name!r} for {cls.__module__}.{cls.__qualname__} is already "
+                f"used by {owner_name}; set Meta.table to a different name"
+            )
+        # The same model defined again (a reloaded module): the new class replaces it.
+        metadata.remove(existing)
     columns = [f.build_column() for f in options.concrete_fields]
-    table = sa.Table(options.table_name, metadata, *columns, comment=None)
+    table = sa.Table(options.table_name, metadata, *columns, info={"flash_db_model": cls})
     options.table = table
     options.columns = tuple(table.c[f.attname] for f in options.concrete_fields)
-    for together in options.unique_together:
-        table.append_constraint(
-            sa.UniqueConstraint(*(options.get_field(n).column_name for n in together))
-        )
-    for constraint in options.constraints:
-        table.append_constraint(constraint.to_sqlalchemy(cls))
-    for index in options.indexes:
-        index.to_sqlalchemy(cls)  # sa.Index binds itself to the table's columns
-    _table_owner[options.table_name] = cls
-
-
-_table_owner: dict[str, Any] = {}
+    try:
+        for together in options.unique_together:
+            table.append_constraint(
+                sa.UniqueConstraint(*(options.get_field(n).column_name for n in together))
+            )
+        for constraint in options.constraints:
+            table.append_constraint(constraint.to_sqlalchemy(cls))
+        for index in options.indexes:
+            index.to_sqlalchemy(cls)  # sa.Index binds itself to the table's columns
+    except FlashDBError as exc:
+        # Leave no half-built table behind, so a corrected class can be defined.
+        metadata.remove(table)
+        raise ConfigurationError(f"{cls.__name__}.Meta: {exc}") from None
 
 
 class _DefaultManagerDescriptor:

@@ -91,13 +91,16 @@ class Options:
         self.table: sa.Table = None  # type: ignore[assignment]
         self.pk: Field[Any] = None  # type: ignore[assignment]
 
-    def set_fields(self, fields: Sequence[Field[Any]]) -> None:
+    def set_fields(self, fields: Sequence[Field[Any]], *, abstract: bool = False) -> None:
         self.fields = tuple(fields)
         self.concrete_fields = tuple(fields)
         self.attnames = tuple(f.attname for f in fields)
         self._by_name = {f.name: f for f in fields}
         self._by_name.update({f.attname: f for f in fields})
         pks = [f for f in fields if f.primary_key]
+        if abstract:
+            self.pk = pks[0] if pks else None  # type: ignore[assignment]
+            return
         if len(pks) != 1:
             raise ConfigurationError(f"{self.object_name} must have exactly one primary key field")
         self.pk = pks[0]

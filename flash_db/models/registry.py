@@ -21,15 +21,26 @@ class Registry:
     def __init__(self) -> None:
         self._models: dict[str, Any] = {}
 
-    def register(self, model: Any) -> None:
+    def check(self, model: Any) -> None:
+        """Refuse ``model`` if another model already has its label.
+
+        The same class defined again (same module and name, e.g. a reloaded
+        module) is not a conflict.
+        """
         label = model._meta.label
         existing = self._models.get(label)
-        if existing is not None and existing.__qualname__ != model.__qualname__:
+        if existing is not None and (existing.__module__, existing.__qualname__) != (
+            model.__module__,
+            model.__qualname__,
+        ):
             raise ConfigurationError(
-                f"two models are labelled {label!r} ({existing.__module__} and {model.__module__}); "
-                f"set Meta.app_label on one of them"
+                f"two models are labelled {label!r} ({existing.__module__}.{existing.__qualname__} "
+                f"and {model.__module__}.{model.__qualname__}); set Meta.app_label on one of them"
             )
-        self._models[label] = model
+
+    def register(self, model: Any) -> None:
+        self.check(model)
+        self._models[model._meta.label] = model
 
     def unregister(self, model: Any) -> None:
         """Forget ``model`` (tests that define throwaway models)."""

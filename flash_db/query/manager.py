@@ -67,7 +67,7 @@ class Manager(Generic[M]):
         """The base QuerySet; override to change what the manager sees."""
         if self.model is None:
             raise AttributeError("this manager is not attached to a model")
-        return self._queryset_class(self.model)  # type: ignore[return-value]
+        return self._queryset_class(self.model)
 
     def __getattr__(self, name: str) -> Any:
         # Methods of a custom QuerySet class (from_queryset / as_manager).

@@ -57,7 +57,7 @@ class QuerySet(Generic[M, R]):
 
     @property
     def model(self) -> type[M]:
-        return self._state.model  # type: ignore[no-any-return]
+        return self._state.model
 
     def _replace(self, **changes: Any) -> Any:
         return type(self)(self.model, dataclasses.replace(self._state, **changes))
@@ -100,12 +100,20 @@ class QuerySet(Generic[M, R]):
         if not args and not kwargs:
             return self._replace()
         self._check_not_sliced("filter")
-        q = Q(*args, **kwargs)
-        resolver = self._state.resolver()
-        condition = resolver.resolve_q(~q if negate else q)
-        if resolver.used_aggregate:
-            return self._replace(having=(*self._state.having, condition))
-        return self._replace(where=(*self._state.where, condition))
+        # Each AND-ed part goes to WHERE, or to HAVING when it refers to an
+        # aggregate annotation: filter(n__gt=2, title="x") keeps title in WHERE.
+        parts = (
+            [~Q(*args, **kwargs)]
+            if negate
+            else [Q(arg) for arg in args]
+            + [Q(**{key: value}) for key, value in sorted(kwargs.items())]
+        )
+        where, having = list(self._state.where), list(self._state.having)
+        for part in parts:
+            resolver = self._state.resolver()
+            condition = resolver.resolve_q(part)
+            (having if resolver.used_aggregate else where).append(condition)
+        return self._replace(where=tuple(where), having=tuple(having))
 
     def filter(self, *args: Any, **kwargs: Any) -> Self:
         """Rows matching all conditions: ``filter(Q(...) | Q(...), name__startswith="A")``."""
@@ -172,7 +180,7 @@ class QuerySet(Generic[M, R]):
 
     def values(self, *fields: str) -> QuerySet[M, dict[str, Any]]:
         """Rows as dicts of the named fields (all fields when none are named)."""
-        return self._select(fields, DICTS)  # type: ignore[no-any-return]
+        return self._select(fields, DICTS)
 
     def values_list(
         self, *fields: str, flat: bool = False, named: bool = False
@@ -182,7 +190,7 @@ class QuerySet(Generic[M, R]):
             raise TypeError("values_list() takes flat or named, not both")
         if flat and len(fields) != 1:
             raise TypeError("values_list(flat=True) takes exactly one field")
-        return self._select(fields, FLAT if flat else NAMED if named else TUPLES)  # type: ignore[no-any-return]
+        return self._select(fields, FLAT if flat else NAMED if named else TUPLES)
 
     @overload
     def __getitem__(self, key: slice) -> Self: ...
@@ -216,7 +224,7 @@ class QuerySet(Generic[M, R]):
         rows = await self[index : index + 1]._fetch()
         if not rows:
             raise IndexError("QuerySet index out of range")
-        return rows[0]  # type: ignore[no-any-return]
+        return rows[0]
 
     # -- running ----------------------------------------------------------------------------
 
@@ -334,9 +342,8 @@ class QuerySet(Generic[M, R]):
         self, id_list: Iterable[Any] | None = None, *, field_name: str = "pk"
     ) -> dict[Any, M]:
         """``{value: obj}`` for the given pks (or values of a unique ``field_name``)."""
-        field = (
-            self.model._meta.pk if field_name == "pk" else self.model._meta.get_field(field_name)
-        )  # type: ignore[attr-defined]
+        meta = self._state.model._meta
+        field = meta.pk if field_name == "pk" else meta.get_field(field_name)
         if field_name != "pk" and not (field.unique or field.primary_key):
             raise FieldError(f"in_bulk() needs a unique field; {field_name!r} is not unique")
         qs: QuerySet[M, Any] = self
@@ -481,7 +488,7 @@ class QuerySet(Generic[M, R]):
         field_objs = writes.check_field_names(model, fields, "bulk_update()")
         if not objs:
             return 0
-        if any(obj.__dict__.get(model._meta.pk.attname) is None for obj in objs):  # type: ignore[attr-defined]
+        if any(obj.__dict__.get(model._meta.pk.attname) is None for obj in objs):
             raise ValueError("bulk_update() needs objects that have a primary key (saved objects)")
         alias = self._write_alias()
         async with self._executor.transaction(alias):

@@ -72,7 +72,14 @@ _ORDERING_CACHE: dict[Any, Any] = {}
 
 def ordering_of(state: QueryState) -> tuple[tuple[ColumnElement[Any], bool], ...]:
     """The effective ordering: explicit, else Meta.ordering; reversed by reverse()/last()."""
-    ordering = state.ordering if state.ordering is not None else _default_ordering(state.model)
+    if state.ordering is not None:
+        ordering = state.ordering
+    elif state.has_aggregate or (state.distinct and state.selected is not None):
+        # As Django: Meta.ordering does not apply to GROUP BY queries, and a
+        # DISTINCT over values() cannot order by columns it does not select.
+        ordering = ()
+    else:
+        ordering = _default_ordering(state.model)
     if state.reverse:
         if not ordering:
             ordering = ((state.model._meta.table.c[state.model._meta.pk.attname], False),)

@@ -188,15 +188,9 @@ def test_unsupported_backend_is_refused_without_showing_the_password() -> None:
         f"://u:{PASSWORD}@h",
         pytest.param(
             f"postgresql//u:{PASSWORD}@h/db",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="library bug: mask() returns an unparseable URL without '://' unchanged, "
-                "so normalise_url()'s 'cannot parse' error shows the password",
-            ),
         ),
         pytest.param(
             f"postgresql:/u:{PASSWORD}@h/db",
-            marks=pytest.mark.xfail(strict=True, reason="same mask() bug: no '://' in the URL"),
         ),
     ],
 )
@@ -206,11 +200,6 @@ def test_unparseable_url_is_refused_without_showing_the_password(url: str) -> No
     assert PASSWORD not in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: make_url() raises ValueError (not ArgumentError) for a bad port, which "
-    "normalise_url() does not catch: a ValueError escapes instead of ConfigurationError",
-)
 @pytest.mark.parametrize("url", [f"postgresql://u:{PASSWORD}@h:notaport/db"])
 def test_bad_port_is_a_configuration_error_without_the_password(url: str) -> None:
     with pytest.raises(ConfigurationError) as info:
@@ -240,9 +229,6 @@ def test_resolve_reports_bad_urls_from_the_environment_without_the_password(
         f"://user:{PASSWORD}@db.example",  # unparseable: still masked
         pytest.param(
             f"postgresql//user:{PASSWORD}@db.example/app",
-            marks=pytest.mark.xfail(
-                strict=True, reason="library bug: mask() leaves URLs without '://' unmasked"
-            ),
         ),
     ],
 )
@@ -263,12 +249,6 @@ def test_mask_leaves_urls_without_password_alone() -> None:
     assert mask("sqlite+aiosqlite:///db.sqlite3") == "sqlite+aiosqlite:///db.sqlite3"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="library bug: mask() only catches ArgumentError; make_url() raises ValueError for a "
-    "bad port, so mask() itself raises instead of returning a masked string",
-)
 def test_mask_never_raises() -> None:
     assert PASSWORD not in mask(f"postgresql://u:{PASSWORD}@h:notaport/db")
 

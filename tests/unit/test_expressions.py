@@ -338,7 +338,7 @@ def test_func_calls_any_function_by_name() -> None:
 
 def test_func_subclass_calls_its_function() -> None:
     class Trim(Func):
-        function_name = "trim"
+        function = "trim"
 
     assert sql_of(Trim("title"), SL)[0] == "trim(unit_articles.title)"
     assert repr(Trim("title")) == "Trim(F('title'))"

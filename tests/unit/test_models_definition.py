@@ -165,11 +165,6 @@ def test_duplicate_table_name_of_the_integration_models_is_refused() -> None:
     assert "unit.Clash" not in registry
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: ModelBase.__new__ registers the model after _build_table() added the "
-    "Table to flash_db.metadata; a duplicate label (registry.register raises) leaves the table behind",
-)
 def test_duplicate_label_leaves_nothing_behind() -> None:
     try:
         with pytest.raises(ConfigurationError, match=r"unit\.Writer"):
@@ -182,12 +177,6 @@ def test_duplicate_label_leaves_nothing_behind() -> None:
             metadata.remove(leaked)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: a Meta.unique_together / indexes / constraints naming an unknown field "
-    "raises FieldError (not ConfigurationError) from _build_table() after sa.Table() was added to "
-    "flash_db.metadata, so the table stays and a corrected class is refused as a duplicate table",
-)
 @pytest.mark.parametrize(
     "option",
     [
@@ -217,12 +206,6 @@ def test_meta_naming_an_unknown_field_leaves_nothing_behind(
             metadata.remove(leaked)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: Registry.register() treats an equal __qualname__ as a re-definition "
-    "without comparing __module__, so a model from another module with the same label silently "
-    "replaces the registered one instead of raising ConfigurationError",
-)
 def test_same_label_from_another_module_is_refused() -> None:
     namespace = {
         "__module__": "elsewhere.models",
@@ -440,13 +423,6 @@ def test_abstract_inheritance_copies_fields_and_meta_ordering() -> None:
     assert not Note._meta.abstract
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=FieldError,
-    reason="library bug: Options.get_field() on an abstract model raises FieldError for its own "
-    "field ('unknown field 'created' on Stamped; choices: created'): abstract models never call "
-    "Options.set_fields(), so _by_name stays empty",
-)
 def test_get_field_on_an_abstract_model() -> None:
     assert Stamped._meta.get_field("created").name == "created"
 

@@ -512,11 +512,6 @@ def test_annotation_name_conflicts() -> None:
         Article.objects.annotate(n=3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: conditions without aggregates in the same filter() go to HAVING; with "
-    "values() GROUP BY they name ungrouped columns (PostgreSQL/MySQL ONLY_FULL_GROUP_BY refuse)",
-)
 def test_non_aggregate_condition_next_to_aggregate_one_stays_in_where() -> None:
     qs = Article.objects.values("status").annotate(n=Count("id")).filter(n__gt=2, title="x")
     sql, _ = compiled(qs, PG)
@@ -524,22 +519,12 @@ def test_non_aggregate_condition_next_to_aggregate_one_stays_in_where() -> None:
     assert "HAVING count(unit_articles.id) > $" in sql
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: Meta.ordering is kept in GROUP BY queries; ORDER BY names a column that "
-    "is neither grouped nor aggregated (PostgreSQL refuses; Django drops Meta.ordering there)",
-)
 def test_meta_ordering_is_not_applied_to_values_annotate() -> None:
     qs = Writer.objects.values("active").annotate(n=Count("id"))
     sql, _ = compiled(qs, PG)
     assert "ORDER BY unit_writers.name" not in sql
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: values().distinct() keeps Meta.ordering on an unselected column; "
-    "PostgreSQL: 'for SELECT DISTINCT, ORDER BY expressions must appear in select list'",
-)
 def test_distinct_values_do_not_order_by_unselected_columns() -> None:
     sql, _ = compiled(Writer.objects.values("active").distinct(), PG)
     order_by = sql.partition(" ORDER BY ")[2]
