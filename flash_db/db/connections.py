@@ -80,9 +80,26 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _utc_session(url: URL, connect_args: Mapping[str, Any]) -> dict[str, Any]:
+    """Connection arguments that run every session in UTC (unless the user set a zone).
+
+    Date lookups (``__date``, ``__year``) and ``Now()`` are computed by the server
+    in the session's time zone, while aware datetimes are stored as UTC; pinning
+    the session to UTC makes them agree on every backend.
+    """
+    args = dict(connect_args)
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        args["server_settings"] = {"timezone": "UTC", **(args.get("server_settings") or {})}
+    elif backend == "mysql":
+        args.setdefault("init_command", "SET time_zone = '+00:00'")
+    return args
+
+
 def _engine_for(url: URL, options: Mapping[str, Any]) -> AsyncEngine:
     kwargs: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"}
     kwargs.update(options)
+    kwargs["connect_args"] = _utc_session(url, kwargs.get("connect_args") or {})
     try:
         engine = create_async_engine(url, **kwargs)
     except ModuleNotFoundError as exc:

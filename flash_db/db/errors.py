@@ -58,13 +58,6 @@ def first_line(error: BaseException) -> str:
 _MYSQL_INTEGRITY_CODES = frozenset({1048, 1062, 1216, 1217, 1451, 1452, 3819, 4025})
 
 
-def _is_mysql_integrity(error: BaseException) -> bool:
-    orig = getattr(error, "orig", None)
-    args: tuple[Any, ...] = getattr(orig, "args", ())
-    code = args[0] if args else None
-    return isinstance(code, int) and code in _MYSQL_INTEGRITY_CODES
-
-
 #: SQLSTATE classes (PostgreSQL reports them; asyncpg exposes ``sqlstate``). SQLAlchemy
 #: wraps some asyncpg errors, e.g. string truncation, in its generic class only.
 _SQLSTATE_CLASSES: dict[str, type[exceptions.DatabaseError]] = {
@@ -75,13 +68,36 @@ _SQLSTATE_CLASSES: dict[str, type[exceptions.DatabaseError]] = {
 }
 
 
+#: Same mistake, same class on every backend: SQLite and MySQL report a missing
+#: table or column as an OperationalError, PostgreSQL as a ProgrammingError.
+_PROGRAMMING = re.compile(r"^(no such (table|column|function)|.*syntax error)", re.I)
+_MYSQL_PROGRAMMING_CODES = frozenset({1054, 1064, 1146})
+
+
+def _mysql_code(error: BaseException) -> int | None:
+    args: tuple[Any, ...] = getattr(getattr(error, "orig", None), "args", ())
+    code = args[0] if args else None
+    return code if isinstance(code, int) else None
+
+
+def driver_error(error: BaseException) -> BaseException:
+    """The driver's own exception (asyncpg's, not SQLAlchemy's adapter around it)."""
+    orig = getattr(error, "orig", None) or error
+    if type(orig).__module__.startswith("sqlalchemy") and orig.__cause__ is not None:
+        return orig.__cause__
+    return orig
+
+
 def _by_code(error: BaseException) -> type[exceptions.DatabaseError] | None:
     orig = getattr(error, "orig", None)
     sqlstate = getattr(orig, "sqlstate", None)
     if isinstance(sqlstate, str) and sqlstate[:2] in _SQLSTATE_CLASSES:
         return _SQLSTATE_CLASSES[sqlstate[:2]]
-    if _is_mysql_integrity(error):
+    code = _mysql_code(error)
+    if code in _MYSQL_INTEGRITY_CODES:
         return exceptions.IntegrityError
+    if code in _MYSQL_PROGRAMMING_CODES or _PROGRAMMING.search(first_line(error)):
+        return exceptions.ProgrammingError
     return None
 
 
@@ -93,7 +109,7 @@ def translate(error: BaseException, alias: str) -> exceptions.DatabaseError:
     message = first_line(error)
     hint = _MISSING_TABLE_HINT if _MISSING_TABLE.search(message) else ""
     prefix = "integrity error" if target is exceptions.IntegrityError else "database error"
-    return target(f"{prefix} on {alias!r}: {message}{hint}", getattr(error, "orig", error))
+    return target(f"{prefix} on {alias!r}: {message}{hint}", driver_error(error))
 
 
 @contextmanager

@@ -97,13 +97,13 @@ class Expression:
     def __neg__(self) -> CombinedExpression:
         return CombinedExpression(Value(0), operator.sub, self)
 
-    def asc(self) -> OrderBy:
-        """Ascending order on this expression, for ``order_by()``."""
-        return OrderBy(self, descending=False)
+    def asc(self, *, nulls_first: bool = False, nulls_last: bool = False) -> OrderBy:
+        """Ascending order on this expression, for ``order_by()``: ``F("pages").asc(nulls_first=True)``."""
+        return OrderBy(self, descending=False, nulls_first=nulls_first, nulls_last=nulls_last)
 
-    def desc(self) -> OrderBy:
-        """Descending order on this expression, for ``order_by()``."""
-        return OrderBy(self, descending=True)
+    def desc(self, *, nulls_first: bool = False, nulls_last: bool = False) -> OrderBy:
+        """Descending order on this expression, for ``order_by()``: ``F("pages").desc(nulls_last=True)``."""
+        return OrderBy(self, descending=True, nulls_first=nulls_first, nulls_last=nulls_last)
 
 
 def _power(a: Any, b: Any) -> Any:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
+from ..sqltypes import UTCDateTime
 from .base import Expression, F, Resolver, resolve
 
 
@@ -125,4 +126,5 @@ class Now(Func):
     """The database's current timestamp."""
 
     def resolve(self, resolver: Resolver) -> ColumnElement[Any]:
-        return sa.func.current_timestamp()
+        # Typed like a DateTimeField: aware UTC values on every backend (sessions run in UTC).
+        return sa.func.current_timestamp(type_=UTCDateTime())

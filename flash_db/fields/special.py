@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeEngine
 
 from ..exceptions import ValidationError
+from ..sqltypes import EnumValue
 from .base import Field, N
-from .types import EnumValue
 
 E = TypeVar("E", bound=enum.Enum)
 

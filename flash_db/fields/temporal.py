@@ -10,9 +10,9 @@ from sqlalchemy.types import TypeEngine
 
 from ..exceptions import ValidationError
 from ..lookups import ExtractDay, ExtractMonth, ExtractYear, TruncDate
+from ..sqltypes import Duration, NaiveDateTime, PreciseTime, UTCDateTime
 from .base import Field, N
 from .numbers import IntegerField
-from .types import Duration, NaiveDateTime, PreciseTime, UTCDateTime
 
 
 def _parse(value: Any, parser: Any, kind: str) -> Any:

@@ -9,7 +9,7 @@ lookup — and returns the boolean expression. Unknown names raise
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
@@ -26,6 +26,30 @@ LOOKUP_SEP = "__"
 # Lookups on annotations (whose type we do not model) use the generic field's set.
 _GENERIC_FIELD: Field[Any] = Field()
 _GENERIC_FIELD.name = "<annotation>"
+
+
+class OrderTerm(NamedTuple):
+    """One ORDER BY term: the expression, its direction, and where NULLs go (``"first"``/``"last"``)."""
+
+    expression: ColumnElement[Any]
+    descending: bool = False
+    nulls: str | None = None
+
+    def reversed(self) -> OrderTerm:
+        return OrderTerm(
+            self.expression,
+            not self.descending,
+            {"first": "last", "last": "first"}.get(self.nulls or ""),
+        )
+
+    def clauses(self) -> list[ColumnElement[Any]]:
+        """The ORDER BY clauses; NULL placement is spelled as a leading ``CASE`` key, which
+        every backend understands (MySQL has no ``NULLS FIRST/LAST``)."""
+        main = self.expression.desc() if self.descending else self.expression.asc()
+        if self.nulls is None:
+            return [main]
+        is_null = sa.case((self.expression.is_(None), 1), else_=0)
+        return [is_null.asc() if self.nulls == "last" else is_null.desc(), main]
 
 
 class Annotation:
@@ -195,19 +219,20 @@ class Resolver:
             condition = sa.and_(*parts) if q.connector == AND else sa.or_(*parts)
         return sa.not_(condition) if q.negated else condition
 
-    def order_term(self, term: Any) -> tuple[ColumnElement[Any], bool]:
+    def order_term(self, term: Any) -> OrderTerm:
         """``"-price"`` → (price column, descending=True); expressions resolve as they are."""
         if isinstance(term, OrderBy):
-            return term.expression.resolve(self), term.descending
+            nulls = "first" if term.nulls_first else "last" if term.nulls_last else None
+            return OrderTerm(term.expression.resolve(self), term.descending, nulls)
         if isinstance(term, Expression):
-            return term.resolve(self), False
+            return OrderTerm(term.resolve(self))
         if isinstance(term, ColumnElement):
-            return term, False
+            return OrderTerm(term)
         if not isinstance(term, str):
             raise FieldError(f"order_by() takes field names or expressions, not {term!r}")
         descending = term.startswith("-")
         name = term.lstrip("-+")
-        return self.resolve_ref(name), descending
+        return OrderTerm(self.resolve_ref(name), descending)
 
 
 def _output_field(transform: type[Transform], previous: Field[Any]) -> Field[Any]:

@@ -18,7 +18,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ._types import ModelLike
-from .resolver import Annotation, Resolver
+from .resolver import Annotation, OrderTerm, Resolver
 
 #: How rows come back: model instances, dicts, tuples, single values, named tuples.
 MODELS, DICTS, TUPLES, FLAT, NAMED = "models", "dicts", "tuples", "flat", "named"
@@ -29,8 +29,8 @@ class QueryState:
     model: Any
     where: tuple[ColumnElement[bool], ...] = ()
     having: tuple[ColumnElement[bool], ...] = ()
-    #: explicit ordering as (expression, descending); ``None`` means Meta.ordering
-    ordering: tuple[tuple[ColumnElement[Any], bool], ...] | None = None
+    #: explicit ordering; ``None`` means Meta.ordering
+    ordering: tuple[OrderTerm, ...] | None = None
     reverse: bool = False
     low: int = 0
     high: int | None = None
@@ -56,7 +56,7 @@ class QueryState:
         return any(a.is_aggregate for a in self.annotations)
 
 
-def _default_ordering(model: ModelLike) -> tuple[tuple[ColumnElement[Any], bool], ...]:
+def _default_ordering(model: ModelLike) -> tuple[OrderTerm, ...]:
     """Meta.ordering resolved once per model."""
     cache: dict[Any, Any] = _ORDERING_CACHE
     cached = cache.get(model)
@@ -70,7 +70,7 @@ def _default_ordering(model: ModelLike) -> tuple[tuple[ColumnElement[Any], bool]
 _ORDERING_CACHE: dict[Any, Any] = {}
 
 
-def ordering_of(state: QueryState) -> tuple[tuple[ColumnElement[Any], bool], ...]:
+def ordering_of(state: QueryState) -> tuple[OrderTerm, ...]:
     """The effective ordering: explicit, else Meta.ordering; reversed by reverse()/last()."""
     if state.ordering is not None:
         ordering = state.ordering
@@ -82,13 +82,13 @@ def ordering_of(state: QueryState) -> tuple[tuple[ColumnElement[Any], bool], ...
         ordering = _default_ordering(state.model)
     if state.reverse:
         if not ordering:
-            ordering = ((state.model._meta.table.c[state.model._meta.pk.attname], False),)
-        ordering = tuple((col, not desc) for col, desc in ordering)
+            ordering = (OrderTerm(state.model._meta.table.c[state.model._meta.pk.attname]),)
+        ordering = tuple(term.reversed() for term in ordering)
     return ordering
 
 
 def _order_clauses(state: QueryState) -> list[ColumnElement[Any]]:
-    return [col.desc() if desc else col.asc() for col, desc in ordering_of(state)]
+    return [clause for term in ordering_of(state) for clause in term.clauses()]
 
 
 def selected_columns(state: QueryState) -> tuple[list[ColumnElement[Any]], tuple[str, ...]]:

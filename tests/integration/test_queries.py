@@ -315,3 +315,31 @@ async def test_abandoned_iterator_returns_its_connection(books: list[Book]) -> N
         await asyncio.sleep(0.01)
     assert pool.checkedout() == 0  # type: ignore[attr-defined]
     assert await Book.objects.count() == 5
+
+
+async def test_nulls_first_and_last(books: list[Book]) -> None:
+    last = await Book.objects.order_by(F("pages").desc(nulls_last=True)).values_list(
+        "pages", flat=True
+    )
+    assert last == [937, 474, 412, 12, None]
+    first = await Book.objects.order_by(F("pages").asc(nulls_first=True)).values_list(
+        "pages", flat=True
+    )
+    assert first == [None, 12, 412, 474, 937]
+    assert (await Book.objects.order_by(F("pages").desc(nulls_last=True)).last()).pages is None  # type: ignore[union-attr]
+
+
+async def test_sessions_run_in_utc(db: str) -> None:
+    """Date lookups and Now() are computed in the session zone, which flash_db pins to UTC."""
+    import sqlalchemy as sa
+
+    from flash_db import connections
+
+    query = {
+        "postgresql": "SHOW timezone",
+        "mysql": "SELECT @@session.time_zone",
+        "sqlite": "SELECT 'UTC'",  # SQLite's date functions work in UTC
+    }[db]
+    async with connections["default"].engine.connect() as conn:
+        zone = (await conn.execute(sa.text(query))).scalar_one()
+    assert zone in ("UTC", "+00:00", "Etc/UTC")

@@ -1,4 +1,8 @@
-"""SQLAlchemy column types that make values round-trip the same on every backend."""
+"""SQLAlchemy column types that make values round-trip the same on every backend.
+
+This module sits at the bottom of the layering (it imports SQLAlchemy only), so
+that expressions (``Now()``) and fields can both use these types.
+"""
 
 from __future__ import annotations
 
