@@ -43,6 +43,7 @@ from .expressions import (
 from .lookups import Lookup, Transform
 from .models import Model, inspect, metadata, registry
 from .query import Manager, QuerySet
+from .query.prefetch import Prefetch
 
 __version__ = "0.1.0"
 
@@ -63,6 +64,7 @@ __all__ = [
     "Min",
     "Model",
     "Now",
+    "Prefetch",
     "Q",
     "QuerySet",
     "StdDev",

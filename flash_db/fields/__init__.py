@@ -20,12 +20,34 @@ from .numbers import (
     IntegerField,
     SmallIntegerField,
 )
+from .related import (
+    CASCADE,
+    DB_CASCADE,
+    DB_SET_NULL,
+    DO_NOTHING,
+    PROTECT,
+    RESTRICT,
+    SET_DEFAULT,
+    SET_NULL,
+    ForeignKey,
+    ManyToManyField,
+    OnDelete,
+    OneToOneField,
+)
 from .special import BinaryField, EnumField, JSONField, UUIDField
 from .temporal import DateField, DateTimeField, DurationField, TimeField
 from .text import CharField, TextField
 
 __all__ = [
+    "CASCADE",
+    "DB_CASCADE",
+    "DB_SET_NULL",
+    "DO_NOTHING",
     "NOT_PROVIDED",
+    "PROTECT",
+    "RESTRICT",
+    "SET_DEFAULT",
+    "SET_NULL",
     "AutoField",
     "BigAutoField",
     "BigIntegerField",
@@ -39,8 +61,12 @@ __all__ = [
     "EnumField",
     "Field",
     "FloatField",
+    "ForeignKey",
     "IntegerField",
     "JSONField",
+    "ManyToManyField",
+    "OnDelete",
+    "OneToOneField",
     "SmallIntegerField",
     "TextField",
     "TimeField",

@@ -232,6 +232,10 @@ class Field(RegisterLookupMixin, Generic[T, N]):
             return self.default()
         return self.default
 
+    def assign(self, values: dict[str, Any], value: Any) -> None:
+        """Store ``value`` given to the constructor (relation fields also cache the object)."""
+        values[self.attname] = value
+
     def pre_save(self, instance: Any, add: bool) -> Any:
         """The value to write for ``instance``; ``auto_now`` fields override this."""
         return instance.__dict__.get(self.attname)

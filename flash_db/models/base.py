@@ -29,6 +29,8 @@ from .. import exceptions
 from ..exceptions import ConfigurationError, FieldError, FlashDBError, ValidationError
 from ..fields import BigAutoField, Field
 from ..query import Manager, get_executor, writes
+from ..query.prefetch import Prefetch, prefetch_objects
+from . import relations
 from .options import Options
 from .registry import registry
 
@@ -131,9 +133,12 @@ class ModelBase(type):
             setattr(cls, manager_name, bound)
 
         registry.check(cls)
-        _build_table(cls, options)
-        cls.__table__ = options.table  # type: ignore[attr-defined]
         registry.register(cls)
+        try:
+            relations.resolve_relations(cls, _build_ready_table)
+        except BaseException:
+            registry.unregister(cls)
+            raise
         return cls
 
 
@@ -159,6 +164,12 @@ def _subclass_exception(name: str, parent: type[Exception], model: type) -> type
         (parent,),
         {"__module__": model.__module__, "__qualname__": f"{model.__qualname__}.{name}"},
     )
+
+
+def _build_ready_table(cls: Any) -> None:
+    """Build ``cls``'s table (called once all its foreign keys are resolved)."""
+    _build_table(cls, cls._meta)
+    cls.__table__ = cls._meta.table
 
 
 def _build_table(cls: Any, options: Options) -> None:
@@ -233,9 +244,9 @@ class Model(metaclass=ModelBase):
         if meta.abstract:
             raise TypeError(f"{type(self).__name__} is abstract and cannot be instantiated")
         values = self.__dict__
-        for field in meta.fields:
+        for field in meta.concrete_fields:
             if field.name in kwargs:
-                values[field.attname] = kwargs.pop(field.name)
+                field.assign(values, kwargs.pop(field.name))
             elif field.attname in kwargs:
                 values[field.attname] = kwargs.pop(field.attname)
             else:
@@ -246,6 +257,12 @@ class Model(metaclass=ModelBase):
             for key in list(kwargs):
                 if isinstance(getattr(type(self), key, None), property):
                     setattr(self, key, kwargs.pop(key))
+            many = [k for k in kwargs if meta.has_field(k)]
+            if many:
+                raise FieldError(
+                    f"{type(self).__name__}({many[0]}=...): many-to-many relations cannot be set "
+                    f"in the constructor; save() first, then await obj.{many[0]}.set([...])"
+                )
             if kwargs:
                 raise FieldError(
                     f"{type(self).__name__}() got unknown field(s) {', '.join(sorted(kwargs))}; "
@@ -292,7 +309,7 @@ class Model(metaclass=ModelBase):
         skip = set(exclude)
         errors: dict[str, list[str]] = {}
         values = self.__dict__
-        for field in self._meta.fields:
+        for field in self._meta.concrete_fields:
             if field.name in skip:
                 continue
             try:
@@ -342,7 +359,9 @@ class Model(metaclass=ModelBase):
             if not fields:
                 return
         if validate:
-            exclude = () if fields is None else [f.name for f in meta.fields if f not in fields]
+            exclude = (
+                () if fields is None else [f.name for f in meta.concrete_fields if f not in fields]
+            )
             self.full_clean(exclude=exclude)
         executor = get_executor()
         alias = executor.db_for_write(type(self), using, instance=self)
@@ -396,7 +415,7 @@ class Model(metaclass=ModelBase):
             )
         alias = using or self._db
         qs = model.objects.using(alias) if alias else model.objects.all()
-        names = list(fields) if fields is not None else [f.name for f in self._meta.fields]
+        names = list(fields) if fields is not None else [f.name for f in self._meta.concrete_fields]
         for name in names:
             self._meta.get_field(name)
         rows = await qs.filter(pk=self.pk).values(*names)
@@ -404,3 +423,15 @@ class Model(metaclass=ModelBase):
             raise model.DoesNotExist(f"{model.__name__} with pk={self.pk!r} no longer exists")
         for name, value in rows[0].items():
             self.__dict__[self._meta.get_field(name).attname] = value
+
+    async def fetch_related(self, *names: str, using: str | None = None) -> None:
+        """Load relations of this instance (one query each): ``await book.fetch_related("author", "tags")``."""
+        model = type(self)
+        prefetches = [Prefetch(name) for name in names]
+        for prefetch in prefetches:
+            prefetch.check(model)
+        alias = get_executor().db_for_read(model, using, instance=self)
+        await prefetch_objects([self], prefetches, alias)
+
+
+relations.install_model_factory(lambda name, attrs: ModelBase(name, (Model,), attrs))

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from ..exceptions import ConfigurationError, FieldError
 from ..fields import Field
+from ..query.relations import Relation
 
 _META_OPTIONS = {
     "table",
@@ -88,13 +89,36 @@ class Options:
         self.attnames: tuple[str, ...] = ()
         self.columns: tuple[sa.Column[Any], ...] = ()
         self._by_name: dict[str, Field[Any]] = {}
-        self.table: sa.Table = None  # type: ignore[assignment]
+        self._table: sa.Table | None = None
         self.pk: Field[Any] = None  # type: ignore[assignment]
+        #: relations by lookup name: forward (``author``, ``tags``) and reverse (``books``)
+        self.relations: dict[str, Relation] = {}
+        #: names of relation targets not defined yet (the table waits for them)
+        self.pending: set[str] = set()
+
+    @property
+    def table(self) -> sa.Table:
+        """The model's SQLAlchemy ``Table``."""
+        if self._table is None:
+            waiting = ", ".join(sorted(self.pending)) or "its definition to finish"
+            raise ConfigurationError(
+                f"{self.object_name} has no table yet: it refers to {waiting}, which is not defined; "
+                f"define that model (and import its module) before using {self.object_name}"
+            )
+        return self._table
+
+    @table.setter
+    def table(self, table: sa.Table) -> None:
+        self._table = table
+
+    @property
+    def ready(self) -> bool:
+        return self._table is not None
 
     def set_fields(self, fields: Sequence[Field[Any]], *, abstract: bool = False) -> None:
         self.fields = tuple(fields)
-        self.concrete_fields = tuple(fields)
-        self.attnames = tuple(f.attname for f in fields)
+        self.concrete_fields = tuple(f for f in fields if not getattr(f, "many_to_many", False))
+        self.attnames = tuple(f.attname for f in self.concrete_fields)
         self._by_name = {f.name: f for f in fields}
         self._by_name.update({f.attname: f for f in fields})
         pks = [f for f in fields if f.primary_key]
@@ -121,10 +145,18 @@ class Options:
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
 
+    def has_field(self, name: str) -> bool:
+        return name in self._by_name
+
     @property
-    def relations(self) -> tuple[Field[Any], ...]:
-        """Relation fields (ForeignKey, OneToOne, ManyToMany)."""
+    def relation_fields(self) -> tuple[Field[Any], ...]:
+        """Relation fields declared on this model (ForeignKey, OneToOne, ManyToMany)."""
         return tuple(f for f in self.fields if f.is_relation)
+
+    @property
+    def reverse_relations(self) -> tuple[Relation, ...]:
+        """Foreign keys of other models that point here (what ``on_delete`` acts on)."""
+        return tuple(r for r in self.relations.values() if r.kind == "reverse")
 
     def __repr__(self) -> str:
         return f"<Options for {self.label}>"

@@ -11,12 +11,15 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from ..fields import Field
+from .relations import Relation
 
 
 class OptionsLike(Protocol):
     """The parts of a model's ``_meta`` (``flash_db.models.Options``) the query layer reads."""
 
-    table: sa.Table
+    @property
+    def table(self) -> sa.Table: ...
+
     label: str
     object_name: str
     pk: Field[Any]
@@ -25,8 +28,11 @@ class OptionsLike(Protocol):
     columns: tuple[sa.Column[Any], ...]
     ordering: tuple[str, ...]
     database: str | None
+    relations: dict[str, Relation]
 
     def get_field(self, name: str) -> Field[Any]: ...
+
+    def has_field(self, name: str) -> bool: ...
 
 
 class ModelLike(Protocol):

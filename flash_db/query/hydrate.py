@@ -51,3 +51,62 @@ def convert(
         cls = _named_tuple(names)
         return [cls._make(row) for row in rows]
     raise ValueError(f"unknown result kind {kind!r}")
+
+
+def with_related(
+    model: Any, names: tuple[str, ...], paths: tuple[str, ...], rows: Sequence[Any], alias: str
+) -> list[Any]:
+    """Instances with their ``select_related`` objects attached (``book.author``).
+
+    The row holds the model's columns, then each path's columns in order; a
+    related row whose primary key is NULL (no match in the LEFT JOIN) is ``None``.
+    """
+    plan = []
+    offset = len(names)
+    for path in paths:
+        parent_path, _, name = path.rpartition("__")
+        owner = model
+        for part in path.split("__")[:-1]:
+            owner = owner._meta.relations[part].target
+        relation = owner._meta.relations[name]
+        meta = relation.target._meta
+        width = len(meta.attnames)
+        pk_index = meta.attnames.index(meta.pk.attname)
+        plan.append(
+            (
+                parent_path,
+                path,
+                relation.field.name,
+                relation.target,
+                meta.attnames,
+                offset,
+                width,
+                pk_index,
+            )
+        )
+        offset += width
+    new = object.__new__
+    result = []
+    for row in rows:
+        obj = new(model)
+        values = dict(zip(names, row[: len(names)]))  # noqa: B905
+        values["_db"] = alias
+        obj.__dict__ = values
+        loaded = {"": obj}
+        for parent_path, path, field_name, target, attnames, start, width, pk_index in plan:
+            parent = loaded.get(parent_path)
+            if parent is None:
+                continue
+            part = row[start : start + width]
+            if part[pk_index] is None:
+                parent.__dict__[field_name] = None
+                loaded[path] = None
+                continue
+            child = new(target)
+            child_values = dict(zip(attnames, part))  # noqa: B905
+            child_values["_db"] = alias
+            child.__dict__ = child_values
+            parent.__dict__[field_name] = child
+            loaded[path] = child
+        result.append(obj)
+    return result

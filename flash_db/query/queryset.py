@@ -24,6 +24,7 @@ from ..exceptions import FieldError, NotSupportedError
 from ..expressions import Expression, Q
 from . import hydrate, writes
 from .executor import Executor, get_executor
+from .prefetch import Prefetch, prefetch_objects
 from .resolver import Annotation
 from .state import (
     DICTS,
@@ -34,6 +35,7 @@ from .state import (
     QueryState,
     build_select,
     count_select,
+    from_clause,
     selected_columns,
     write_filter,
 )
@@ -60,6 +62,7 @@ class QuerySet(Generic[M, R]):
         return self._state.model
 
     def _replace(self, **changes: Any) -> Any:
+        changes.setdefault("result_cache", None)  # a changed query must hit the database
         return type(self)(self.model, dataclasses.replace(self._state, **changes))
 
     @property
@@ -89,8 +92,8 @@ class QuerySet(Generic[M, R]):
     # -- builders ---------------------------------------------------------------------------
 
     def all(self) -> Self:
-        """A copy of this QuerySet."""
-        return self._replace()
+        """A copy of this QuerySet (keeping prefetched results, which need no query)."""
+        return self._replace(result_cache=self._state.result_cache)
 
     def none(self) -> Self:
         """A QuerySet that matches nothing (and never queries for it)."""
@@ -109,11 +112,14 @@ class QuerySet(Generic[M, R]):
             + [Q(**{key: value}) for key, value in sorted(kwargs.items())]
         )
         where, having = list(self._state.where), list(self._state.having)
+        resolver = self._state.resolver()
         for part in parts:
-            resolver = self._state.resolver()
+            resolver.used_aggregate = False
             condition = resolver.resolve_q(part)
             (having if resolver.used_aggregate else where).append(condition)
-        return self._replace(where=tuple(where), having=tuple(having))
+        return self._replace(
+            where=tuple(where), having=tuple(having), joins=tuple(resolver.joins.values())
+        )
 
     def filter(self, *args: Any, **kwargs: Any) -> Self:
         """Rows matching all conditions: ``filter(Q(...) | Q(...), name__startswith="A")``."""
@@ -127,7 +133,8 @@ class QuerySet(Generic[M, R]):
         """Order by field names (``"-price"`` descends) or expressions; no argument clears ordering."""
         self._check_not_sliced("reorder")
         resolver = self._state.resolver()
-        return self._replace(ordering=tuple(resolver.order_term(f) for f in fields), reverse=False)
+        ordering = tuple(resolver.order_term(f) for f in fields)
+        return self._replace(ordering=ordering, reverse=False, joins=tuple(resolver.joins.values()))
 
     def reverse(self) -> Self:
         """The same rows in the opposite order."""
@@ -136,6 +143,48 @@ class QuerySet(Generic[M, R]):
     def distinct(self) -> Self:
         """SELECT DISTINCT."""
         return self._replace(distinct=True)
+
+    def select_related(self, *paths: str) -> Self:
+        """Load forward relations in the same query, with JOINs: ``select_related("author")``.
+
+        Nested paths follow relations of relations: ``"author__publisher"``.
+        """
+        state = self._state
+        resolver = state.resolver()
+        loaded = list(state.select_related)
+        for path in paths:
+            model = state.model
+            parts = path.split("__")
+            prefix = ""
+            outer = False
+            table = model._meta.table
+            for part in parts:
+                relation = model._meta.relations.get(part)
+                if relation is None or relation.kind != "forward":
+                    forward = [n for n, r in model._meta.relations.items() if r.kind == "forward"]
+                    raise FieldError(
+                        f"select_related({path!r}): {part!r} is not a foreign key or one-to-one "
+                        f"field of {model.__name__}; choices: {', '.join(forward) or 'none'}"
+                    )
+                prefix = f"{prefix}__{part}" if prefix else part
+                join = resolver.join(prefix, table, relation, outer)
+                table, outer, model = join.table, join.outer, relation.target
+                if prefix not in loaded:
+                    loaded.append(prefix)
+        return self._replace(select_related=tuple(loaded), joins=tuple(resolver.joins.values()))
+
+    def prefetch_related(self, *lookups: Any) -> Self:
+        """Load relations with one extra query each after the main one.
+
+        ``prefetch_related("tags", "author__books")``, or
+        ``Prefetch("books", queryset=Book.objects.filter(...))`` to shape the related query.
+        """
+        prefetches = list(self._state.prefetch)
+        for lookup in lookups:
+            prefetch = lookup if isinstance(lookup, Prefetch) else Prefetch(lookup)
+            prefetch.check(self.model)
+            prefetches.append(prefetch)
+        return self._replace(prefetch=tuple(prefetches))
 
     def using(self, alias: str) -> Self:
         """Run on the database ``alias`` (checked when the query runs)."""
@@ -160,11 +209,13 @@ class QuerySet(Generic[M, R]):
             )
             is_aggregate = bool(getattr(expression, "contains_aggregate", False))
             added.append(Annotation(name, element, is_aggregate))
-            resolver = dataclasses.replace(state, annotations=tuple(added)).resolver()
+            resolver.annotations = {a.name: a for a in added}
         selected = state.selected
         if selected is not None:
             selected = (*selected, *annotations)
-        return self._replace(annotations=tuple(added), selected=selected)
+        return self._replace(
+            annotations=tuple(added), selected=selected, joins=tuple(resolver.joins.values())
+        )
 
     def _select(self, names: Sequence[str], kind: str) -> Any:
         state = self._state
@@ -176,7 +227,9 @@ class QuerySet(Generic[M, R]):
         resolver = state.resolver()
         for name in names:
             resolver.resolve_ref(name)  # validates the name (FieldError lists the choices)
-        return self._replace(selected=tuple(names), result_kind=kind)
+        return self._replace(
+            selected=tuple(names), result_kind=kind, joins=tuple(resolver.joins.values())
+        )
 
     def values(self, *fields: str) -> QuerySet[M, dict[str, Any]]:
         """Rows as dicts of the named fields (all fields when none are named)."""
@@ -230,12 +283,27 @@ class QuerySet(Generic[M, R]):
 
     async def _fetch(self) -> list[R]:
         state = self._state
+        if state.result_cache is not None:
+            return list(state.result_cache)
         if state.empty:
             return []
         alias = self._read_alias()
         columns, names = selected_columns(state)
         result = await self._executor.execute(alias, build_select(state, columns))
-        return hydrate.convert(state.result_kind, state.model, names, result.all(), alias)
+        return await self._materialise(names, result.all(), alias)
+
+    async def _materialise(
+        self, names: tuple[str, ...], rows: Sequence[Any], alias: str
+    ) -> list[R]:
+        """Rows to results, with select_related objects attached and prefetches run."""
+        state = self._state
+        if state.select_related and state.result_kind == MODELS:
+            objs = hydrate.with_related(state.model, names, state.select_related, rows, alias)
+        else:
+            objs = hydrate.convert(state.result_kind, state.model, names, rows, alias)
+        if state.prefetch and state.result_kind == MODELS:
+            await prefetch_objects(objs, state.prefetch, alias)
+        return objs
 
     def __await__(self) -> Generator[Any, None, list[R]]:
         return self._fetch().__await__()
@@ -253,11 +321,13 @@ class QuerySet(Generic[M, R]):
         columns, names = selected_columns(state)
         stmt = build_select(state, columns)
         async for rows in self._executor.stream(alias, stmt, chunk_size):
-            for item in hydrate.convert(state.result_kind, state.model, names, rows, alias):
+            for item in await self._materialise(names, rows, alias):
                 yield item
 
     async def count(self) -> int:
         """Number of matching rows (``SELECT COUNT(*)``)."""
+        if self._state.result_cache is not None:
+            return len(self._state.result_cache)
         if self._state.empty:
             return 0
         result = await self._executor.execute(self._read_alias(), count_select(self._state))
@@ -265,6 +335,8 @@ class QuerySet(Generic[M, R]):
 
     async def exists(self) -> bool:
         """Whether any row matches (``SELECT 1 … LIMIT 1``)."""
+        if self._state.result_cache is not None:
+            return bool(self._state.result_cache)
         if self._state.empty:
             return False
         state = self._state
@@ -330,7 +402,7 @@ class QuerySet(Generic[M, R]):
             ]
             stmt = sa.select(*labelled).select_from(inner)
         else:
-            stmt = sa.select(*labelled).select_from(state.model._meta.table)
+            stmt = sa.select(*labelled).select_from(from_clause(state))
             if state.where:
                 stmt = stmt.where(*state.where)
             if state.empty:

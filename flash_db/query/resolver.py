@@ -20,6 +20,7 @@ from ..expressions.q import AND
 from ..fields import Field
 from ..lookups import Lookup, Transform
 from ._types import ModelLike
+from .relations import Relation
 
 LOOKUP_SEP = "__"
 
@@ -63,17 +64,40 @@ class Annotation:
         self.is_aggregate = is_aggregate
 
 
-class Resolver:
-    """Resolves references for one model and its annotations (implements ``expressions.Resolver``)."""
+class Join:
+    """A joined table: ``path`` names it (``"author"``, ``"books__tags"``)."""
 
-    __slots__ = ("annotations", "meta", "model", "used_aggregate")
+    __slots__ = ("model", "onclause", "outer", "path", "table")
 
     def __init__(
-        self, model: ModelLike, annotations: Mapping[str, Annotation] | None = None
+        self, path: str, model: Any, table: Any, onclause: ColumnElement[bool], outer: bool
+    ) -> None:
+        self.path = path
+        self.model = model
+        self.table = table
+        self.onclause = onclause
+        self.outer = outer
+
+
+class Resolver:
+    """Resolves references for one model and its annotations (implements ``expressions.Resolver``).
+
+    Names that follow relations (``author__name``, ``books__tags__slug``) add
+    joins to :attr:`joins`, keyed by path, so one path is joined once per query.
+    """
+
+    __slots__ = ("annotations", "joins", "meta", "model", "used_aggregate")
+
+    def __init__(
+        self,
+        model: ModelLike,
+        annotations: Mapping[str, Annotation] | None = None,
+        joins: Iterable[Join] = (),
     ) -> None:
         self.model = model
         self.meta = model._meta
         self.annotations = annotations or {}
+        self.joins: dict[str, Join] = {join.path: join for join in joins}
         #: set when a resolved expression referenced an aggregate (so it belongs in HAVING)
         self.used_aggregate = False
 
@@ -85,31 +109,92 @@ class Resolver:
             return self.meta.pk
         return self.meta.get_field(name)
 
-    def choices(self) -> str:
-        names = [f.name for f in self.meta.concrete_fields]
-        return ", ".join(["pk", *names, *self.annotations])
+    @staticmethod
+    def _choices(meta: Any, annotations: Iterable[str] = ()) -> str:
+        names = [f.name for f in meta.concrete_fields]
+        relations = [name for name in meta.relations if name not in names]
+        return ", ".join(["pk", *names, *relations, *annotations])
 
-    def unknown(self, name: str) -> FieldError:
+    def choices(self) -> str:
+        return self._choices(self.meta, self.annotations)
+
+    def unknown(self, name: str, meta: Any = None, key: str | None = None) -> FieldError:
+        meta = meta or self.meta
+        where = f" (in {key!r})" if key and key != name else ""
+        annotations = self.annotations if meta is self.meta else ()
         return FieldError(
-            f"cannot resolve {name!r} on {self.meta.object_name}; choices: {self.choices()}"
+            f"cannot resolve {name!r} on {meta.object_name}{where}; "
+            f"choices: {self._choices(meta, annotations)}"
         )
 
-    def _column_for(self, name: str) -> tuple[ColumnElement[Any], Field[Any]]:
-        annotation = self.annotations.get(name)
+    def join(self, path: str, left: Any, relation: Relation, outer: bool) -> Join:
+        """Join ``relation`` from the table ``left``; ``path`` names the result (reused if present)."""
+        outer = outer or relation.nullable or relation.multiple
+        join: Join | None = None
+        for index, step in enumerate(relation.steps):
+            last = index == len(relation.steps) - 1
+            key = path if last else f"{path}__through{index}"
+            join = self.joins.get(key)
+            if join is None:
+                right = step.target._meta.table.alias(key)
+                onclause = left.c[step.left_attname] == right.c[step.right_attname]
+                join = Join(key, step.target, right, onclause, outer)
+                self.joins[key] = join
+            left = join.table
+        assert join is not None
+        return join
+
+    def walk(self, parts: list[str], key: str) -> tuple[ColumnElement[Any], Field[Any], list[str]]:
+        """Follow ``parts`` through relations to a column; returns it, its field, and the rest.
+
+        The rest are transforms and lookups. A forward foreign key compared as a
+        whole (``author=a``, ``author__in=[...]``, ``author__pk=1``) uses the
+        local ``author_id`` column, without a join.
+        """
+        first = parts[0]
+        annotation = self.annotations.get(first)
         if annotation is not None:
             if annotation.is_aggregate:
                 self.used_aggregate = True
-            return annotation.element, _GENERIC_FIELD
-        try:
-            field = self.field(name)
-        except FieldError:
-            raise self.unknown(name) from None
-        return self.meta.table.c[field.attname], field
+            return annotation.element, _GENERIC_FIELD, parts[1:]
+        meta = self.meta
+        table = meta.table
+        path = ""
+        outer = False
+        index = 0
+        while True:
+            part = parts[index]
+            rest = parts[index + 1 :]
+            relation = meta.relations.get(part)
+            if relation is None:
+                try:
+                    field = meta.pk if part == "pk" else meta.get_field(part)
+                except FieldError:
+                    raise self.unknown(part, meta, key) from None
+                return table.c[field.attname], field, rest
+            target_meta = relation.target._meta
+            following = rest[0] if rest else None
+            deeper = following is not None and (
+                following == "pk"
+                or following in target_meta.relations
+                or target_meta.has_field(following)
+            )
+            if relation.kind == "forward":
+                fk = relation.field
+                if not deeper:
+                    return table.c[fk.attname], fk, rest
+                if following in ("pk", fk.target_field.name):
+                    return table.c[fk.attname], fk.target_field, rest[1:]
+            path = f"{path}{LOOKUP_SEP}{part}" if path else part
+            joined = self.join(path, table, relation, outer)
+            table, outer, meta = joined.table, joined.outer, target_meta
+            if not deeper:
+                return table.c[meta.pk.attname], meta.pk, rest
+            index += 1
 
     def resolve_ref(self, name: str) -> ColumnElement[Any]:
-        parts = name.split(LOOKUP_SEP)
-        column, field = self._column_for(parts[0])
-        for part in parts[1:]:
+        column, field, rest = self.walk(name.split(LOOKUP_SEP), name)
+        for part in rest:
             transform = field.get_transform(part)
             if transform is None:
                 raise FieldError(
@@ -137,8 +222,7 @@ class Resolver:
     def lookup(self, key: str, value: Any, negated: bool = False) -> ColumnElement[bool]:
         """The condition for ``filter(key=value)``."""
         parts = key.split(LOOKUP_SEP)
-        column, field = self._column_for(parts[0])
-        rest = parts[1:]
+        column, field, rest = self.walk(parts, key)
         lookup_cls: type[Lookup] | None = None
         for index, part in enumerate(rest):
             transform = field.get_transform(part)
@@ -190,6 +274,8 @@ class Resolver:
     def _iterable(self, key: str, value: Any) -> Any:
         if getattr(value, "_as_subquery", None) is not None:
             return value._as_subquery()
+        if isinstance(value, sa.sql.Select):
+            return value
         if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
             raise FieldError(f"{key} expects a list, tuple or QuerySet, got {type(value).__name__}")
         return [self.value(v) for v in value]

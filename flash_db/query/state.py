@@ -18,7 +18,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ._types import ModelLike
-from .resolver import Annotation, OrderTerm, Resolver
+from .resolver import Annotation, Join, OrderTerm, Resolver
 
 #: How rows come back: model instances, dicts, tuples, single values, named tuples.
 MODELS, DICTS, TUPLES, FLAT, NAMED = "models", "dicts", "tuples", "flat", "named"
@@ -41,6 +41,14 @@ class QueryState:
     result_kind: str = MODELS
     using: str | None = None
     empty: bool = False
+    #: tables joined to follow relations, in join order
+    joins: tuple[Join, ...] = ()
+    #: forward relation paths loaded in the same query (``select_related``)
+    select_related: tuple[str, ...] = ()
+    #: relations loaded by one extra query each after the main one (``prefetch_related``)
+    prefetch: tuple[Any, ...] = ()
+    #: rows already known (prefetched relations); any builder call drops them
+    result_cache: tuple[Any, ...] | None = None
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -49,7 +57,7 @@ class QueryState:
         return self.low != 0 or self.high is not None
 
     def resolver(self) -> Resolver:
-        return Resolver(self.model, {a.name: a for a in self.annotations})
+        return Resolver(self.model, {a.name: a for a in self.annotations}, self.joins)
 
     @property
     def has_aggregate(self) -> bool:
@@ -92,13 +100,20 @@ def _order_clauses(state: QueryState) -> list[ColumnElement[Any]]:
 
 
 def selected_columns(state: QueryState) -> tuple[list[ColumnElement[Any]], tuple[str, ...]]:
-    """The SELECT list and the names rows map to."""
+    """The SELECT list and the names rows map to (select_related columns follow, unnamed)."""
     meta = state.model._meta
     if state.selected is None:
         columns: list[ColumnElement[Any]] = list(meta.columns)
         names = meta.attnames
         for annotation in state.annotations:
             columns.append(annotation.element.label(annotation.name))
+        joins = {join.path: join for join in state.joins}
+        for path in state.select_related:
+            join = joins[path]
+            columns.extend(
+                join.table.c[attname].label(f"{path}__{attname}")
+                for attname in join.model._meta.attnames
+            )
         return columns, names + tuple(a.name for a in state.annotations)
     resolver = state.resolver()
     columns = []
@@ -110,19 +125,18 @@ def selected_columns(state: QueryState) -> tuple[list[ColumnElement[Any]], tuple
 def group_by(state: QueryState, columns: list[ColumnElement[Any]]) -> list[ColumnElement[Any]]:
     """GROUP BY for annotations with aggregates: every selected non-aggregate expression."""
     aggregates = {a.name for a in state.annotations if a.is_aggregate}
-    if state.selected is None:
-        return list(state.model._meta.columns) + [
-            a.element for a in state.annotations if not a.is_aggregate
-        ]
-    resolver = state.resolver()
-    return [resolver.resolve_ref(name) for name in state.selected if name not in aggregates]
+    return [
+        getattr(column, "element", column)
+        for column in columns
+        if getattr(column, "name", None) not in aggregates
+    ]
 
 
 def build_select(state: QueryState, columns: list[ColumnElement[Any]] | None = None) -> Select[Any]:
     """The SELECT statement for ``state`` (``columns`` overrides the select list)."""
     if columns is None:
         columns, _ = selected_columns(state)
-    stmt = sa.select(*columns).select_from(state.model._meta.table)
+    stmt = sa.select(*columns).select_from(from_clause(state))
     if state.where:
         stmt = stmt.where(*state.where)
     if state.empty:
@@ -143,6 +157,14 @@ def build_select(state: QueryState, columns: list[ColumnElement[Any]] | None = N
     return stmt
 
 
+def from_clause(state: QueryState) -> Any:
+    """The model's table with the joins relations need."""
+    source: Any = state.model._meta.table
+    for join in state.joins:
+        source = source.join(join.table, join.onclause, isouter=join.outer)
+    return source
+
+
 def pk_subquery(state: QueryState) -> Any:
     """``pk IN (…)`` target for UPDATE/DELETE of a sliced or ordered QuerySet.
 
@@ -158,7 +180,7 @@ def pk_subquery(state: QueryState) -> Any:
 
 def write_filter(state: QueryState) -> list[ColumnElement[bool]]:
     """WHERE clause for UPDATE/DELETE of ``state``."""
-    if state.is_sliced or state.distinct or state.having or state.has_aggregate:
+    if state.is_sliced or state.distinct or state.having or state.has_aggregate or state.joins:
         meta = state.model._meta
         return [meta.table.c[meta.pk.attname].in_(pk_subquery(state))]
     conditions = list(state.where)
@@ -171,7 +193,7 @@ def count_select(state: QueryState) -> Select[Any]:
     if state.is_sliced or state.distinct or state.has_aggregate or state.having:
         inner = build_select(state).subquery("flash_count")
         return sa.select(sa.func.count()).select_from(inner)
-    stmt = sa.select(sa.func.count()).select_from(state.model._meta.table)
+    stmt = sa.select(sa.func.count()).select_from(from_clause(state))
     conditions = list(state.where)
     if state.empty:
         conditions.append(sa.false())

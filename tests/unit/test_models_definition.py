@@ -228,7 +228,9 @@ def test_abstract_models_are_not_registered_and_have_no_table() -> None:
     assert "unit.Stamped" not in registry
     assert "stamped" not in metadata.tables
     assert Stamped._meta.abstract
-    assert Stamped._meta.table is None
+    assert not Stamped._meta.ready
+    with pytest.raises(ConfigurationError, match="has no table"):
+        Stamped._meta.table  # noqa: B018
 
 
 # -- implicit pk, pk, identity --------------------------------------------------------------
@@ -325,7 +327,7 @@ def test_inspect_describes_the_model() -> None:
     assert meta.table.name == "unit_writers"
     assert meta.pk.name == "id"
     assert meta.ordering == ("name",)
-    assert meta.relations == ()
+    assert meta.relations == {}
     assert meta.database is None
     assert meta.get_field("email").null
 

@@ -1,0 +1,230 @@
+"""Wiring relations between models: lazy targets, reverse accessors, through models.
+
+When a model with a ``ForeignKey("Author")`` is defined before ``Author``,
+the relation waits here until ``Author`` is registered; the model's table is
+built once every foreign key it holds is resolved. Each resolved relation is
+filed in both models' ``_meta.relations`` (for lookups, joins and prefetch)
+and gets its accessor on the target class (``author.books``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from ..exceptions import ConfigurationError
+from ..fields import ForeignKey, ManyToManyField
+from ..fields.related import DB_CASCADE, RelatedField
+from ..query.relations import JoinStep, Relation
+from .managers import ManyRelatedManagerDescriptor, ReverseManyDescriptor, ReverseOneDescriptor
+from .registry import registry
+
+#: reference key (lower-case label or class name) -> callbacks waiting for that model
+_waiting: dict[str, list[Callable[[Any], None]]] = defaultdict(list)
+
+#: makes a model class from a name and class attributes (set by ``models.base``, which
+#: defines ``Model``; used for the automatic many-to-many join-table models)
+_make_model: Callable[[str, dict[str, Any]], Any] | None = None
+
+
+def install_model_factory(factory: Callable[[str, dict[str, Any]], Any]) -> None:
+    global _make_model
+    _make_model = factory
+
+
+def _keys(model: Any) -> tuple[str, ...]:
+    return (model._meta.label.lower(), model.__name__.lower())
+
+
+def _lookup(reference: str, app_label: str) -> Any:
+    """The registered model ``reference`` names, or None: ``"Tag"`` (same app first), ``"app.Tag"``."""
+    wanted = reference.lower()
+    if "." not in wanted:
+        for model in registry:
+            if model._meta.label.lower() == f"{app_label.lower()}.{wanted}":
+                return model
+    for model in registry:
+        if wanted in _keys(model):
+            return model
+    return None
+
+
+def resolve_relations(model: Any, build_table: Callable[[Any], None]) -> None:
+    """Resolve ``model``'s relation fields now or when their targets appear; then build its table.
+
+    Also resolves relations of other models that were waiting for ``model``.
+    """
+    meta = model._meta
+    for field in meta.relation_fields:
+        target = field.to
+        if isinstance(target, str):
+            target = model if target == "self" else _lookup(target, meta.app_label)
+        if target is not None:
+            _bind(field, target)
+            continue
+        key = field.to.lower()
+        if isinstance(field, ForeignKey):
+            meta.pending.add(field.to)
+
+        def later(found: Any, field: RelatedField[Any, Any] = field) -> None:
+            _bind(field, found)
+            if not field.model._meta.pending and not field.model._meta.ready:
+                build_table(field.model)
+
+        _waiting[key].append(later)
+    if not meta.pending:
+        build_table(model)
+    for key in _keys(model):
+        for callback in _waiting.pop(key, []):
+            callback(model)
+
+
+def unresolved() -> list[str]:
+    """Model names that relations refer to but no model defines."""
+    return sorted(_waiting)
+
+
+def _bind(field: RelatedField[Any, Any], target: Any) -> None:
+    model = field.model
+    meta = model._meta
+    if field.remote_model is not None:
+        return
+    field.remote_model = target
+    if isinstance(field, ManyToManyField):
+        _bind_many_to_many(field, target)
+        return
+    assert isinstance(field, ForeignKey)
+    target_field = field.target_field
+    meta.relations[field.name] = Relation(
+        name=field.name,
+        kind="forward",
+        model=model,
+        target=target,
+        field=field,
+        steps=(JoinStep(target, field.attname, target_field.attname),),
+        multiple=False,
+        nullable=field.null,
+    )
+    reverse_name = field.related_query_name()
+    accessor = field.related_accessor_name()
+    if not reverse_name.endswith("+"):
+        _check_free(target, reverse_name, field)
+        target._meta.relations[reverse_name] = Relation(
+            name=accessor,
+            kind="reverse",
+            model=target,
+            target=model,
+            field=field,
+            steps=(JoinStep(model, target_field.attname, field.attname),),
+            multiple=not field.one_to_one,
+            nullable=True,
+        )
+        descriptor = ReverseOneDescriptor if field.one_to_one else ReverseManyDescriptor
+        setattr(target, accessor, descriptor(target._meta.relations[reverse_name]))
+    meta.pending.discard(field.to)
+
+
+def _check_free(target: Any, name: str, field: RelatedField[Any, Any]) -> None:
+    meta = target._meta
+    if meta.has_field(name) or name in meta.relations:
+        raise ConfigurationError(
+            f"{field!r}: the reverse name {name!r} clashes with {target.__name__}.{name}; "
+            f"set related_name= to another name"
+        )
+
+
+def _bind_many_to_many(field: ManyToManyField[Any], target: Any) -> None:
+    model = field.model
+    through = field.through
+    if isinstance(through, str):
+        found = _lookup(through, model._meta.app_label)
+        if found is None:
+            raise ConfigurationError(
+                f"{field!r}: through model {through!r} is not defined; define it before {model.__name__}"
+            )
+        through = found
+    if through is None:
+        through = _auto_through(field, model, target)
+    field.through = through
+    source_fk, target_fk = _through_keys(field, through, model, target)
+    field.source_fk, field.target_fk = source_fk, target_fk
+    pk, target_pk = model._meta.pk, target._meta.pk
+    model._meta.relations[field.name] = Relation(
+        name=field.name,
+        kind="m2m",
+        model=model,
+        target=target,
+        field=field,
+        steps=(
+            JoinStep(through, pk.attname, source_fk.attname),
+            JoinStep(target, target_fk.attname, target_pk.attname),
+        ),
+        multiple=True,
+        nullable=True,
+    )
+    setattr(model, field.name, ManyRelatedManagerDescriptor(model._meta.relations[field.name]))
+    reverse_name = field.related_query_name()
+    if reverse_name.endswith("+"):
+        return
+    accessor = field.related_accessor_name()
+    _check_free(target, reverse_name, field)
+    target._meta.relations[reverse_name] = Relation(
+        name=accessor,
+        kind="m2m_reverse",
+        model=target,
+        target=model,
+        field=field,
+        steps=(
+            JoinStep(through, target_pk.attname, target_fk.attname),
+            JoinStep(model, source_fk.attname, pk.attname),
+        ),
+        multiple=True,
+        nullable=True,
+    )
+    setattr(target, accessor, ManyRelatedManagerDescriptor(target._meta.relations[reverse_name]))
+
+
+def _auto_through(field: ManyToManyField[Any], model: Any, target: Any) -> Any:
+    """The join-table model: two foreign keys, unique together, deleted with either side."""
+    assert _make_model is not None, "models.base installs the model factory at import"
+    source_name = model.__name__.lower()
+    target_name = target.__name__.lower()
+    if target is model:
+        source_name, target_name = f"from_{source_name}", f"to_{target_name}"
+    table = field.db_table or f"{model._meta.table_name}_{field.name}"
+    meta = type(
+        "Meta",
+        (),
+        {
+            "table": table,
+            "app_label": model._meta.app_label,
+            "unique_together": [(source_name, target_name)],
+        },
+    )
+    attrs = {
+        "__module__": model.__module__,
+        "__qualname__": f"{model.__qualname__}_{field.name}",
+        "Meta": meta,
+        source_name: ForeignKey(model, on_delete=DB_CASCADE, related_name="+"),
+        target_name: ForeignKey(target, on_delete=DB_CASCADE, related_name="+"),
+    }
+    through = _make_model(f"{model.__name__}_{field.name}", attrs)
+    through._meta.auto_created = True
+    return through
+
+
+def _through_keys(
+    field: ManyToManyField[Any], through: Any, model: Any, target: Any
+) -> tuple[ForeignKey[Any, Any], ForeignKey[Any, Any]]:
+    fks = [f for f in through._meta.fields if isinstance(f, ForeignKey)]
+    to_source = [f for f in fks if f.remote_model is model]
+    to_target = [f for f in fks if f.remote_model is target]
+    if model is target and len(to_source) == 2:
+        return to_source[0], to_source[1]
+    if len(to_source) != 1 or len(to_target) != 1:
+        raise ConfigurationError(
+            f"{field!r}: the through model {through.__name__} needs exactly one ForeignKey to "
+            f"{model.__name__} and one to {target.__name__}"
+        )
+    return to_source[0], to_target[0]
