@@ -30,7 +30,7 @@ from ..exceptions import ConfigurationError, FieldError, FlashDBError, Validatio
 from ..fields import BigAutoField, Field
 from ..query import Manager, get_executor, writes
 from ..query.prefetch import Prefetch, prefetch_objects
-from . import relations
+from . import deletion, relations
 from .options import Options
 from .registry import registry
 
@@ -398,11 +398,25 @@ class Model(metaclass=ModelBase):
         executor = get_executor()
         alias = executor.db_for_write(type(self), using, instance=self)
         meta = self._meta
-        stmt = sa.delete(meta.table).where(meta.table.c[meta.pk.attname] == self.pk)
-        result = await executor.execute(alias, stmt)
+        if deletion.needs_collector(type(self)):
+            count = await deletion.delete_rows(type(self), alias, [self.pk])
+        else:
+            stmt = sa.delete(meta.table).where(meta.table.c[meta.pk.attname] == self.pk)
+            count = int((await executor.execute(alias, stmt)).rowcount)
         self.pk = None
         self.__dict__["_adding"] = True
-        return int(result.rowcount)
+        return count
+
+    @classmethod
+    async def _delete_queryset(cls, queryset: Any) -> int:
+        """``QuerySet.delete()``: one DELETE, or the on_delete collector when relations need it."""
+        if not deletion.needs_collector(cls):
+            return int(await queryset._delete_plain())
+        executor = get_executor()
+        alias = queryset._write_alias()
+        async with executor.transaction(alias):
+            pks = await queryset.using(alias).values_list("pk", flat=True)
+            return await deletion.delete_rows(cls, alias, pks)
 
     async def refresh_from_db(
         self, *, using: str | None = None, fields: Iterable[str] | None = None

@@ -95,6 +95,8 @@ class Options:
         self.relations: dict[str, Relation] = {}
         #: names of relation targets not defined yet (the table waits for them)
         self.pending: set[str] = set()
+        #: foreign keys of any model that point here (``on_delete`` acts through them)
+        self.referenced_by: list[Any] = []
 
     @property
     def table(self) -> sa.Table:

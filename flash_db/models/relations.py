@@ -106,6 +106,7 @@ def _bind(field: RelatedField[Any, Any], target: Any) -> None:
         multiple=False,
         nullable=field.null,
     )
+    target._meta.referenced_by.append(field)
     reverse_name = field.related_query_name()
     accessor = field.related_accessor_name()
     if not reverse_name.endswith("+"):

@@ -458,10 +458,17 @@ class QuerySet(Generic[M, R]):
         return int(result.rowcount)
 
     async def delete(self) -> int:
-        """DELETE the matching rows (honours slicing); returns the number deleted."""
-        state = self._state
-        if state.empty:
+        """DELETE the matching rows (honours slicing) with their ``on_delete`` consequences.
+
+        Returns the number of rows of this model deleted.
+        """
+        if self._state.empty:
             return 0
+        return await self.model._delete_queryset(self)  # type: ignore[attr-defined]
+
+    async def _delete_plain(self) -> int:
+        """One DELETE statement (no relation needs the ORM to act first)."""
+        state = self._state
         meta = state.model._meta
         stmt = sa.delete(meta.table).where(*write_filter(state))
         result = await self._executor.execute(self._write_alias(), stmt)

@@ -1,0 +1,146 @@
+"""Deleting rows with their ``on_delete`` consequences, in one transaction.
+
+The collector finds, level by level, every row that references the rows being
+deleted through a foreign key with an ORM action: ``CASCADE`` rows are
+collected in turn, ``PROTECT`` (and ``RESTRICT`` outside a cascade) stops
+everything with ``ProtectedError`` before a single row is deleted,
+``SET_NULL`` / ``SET_DEFAULT`` become one UPDATE per batch. Then it deletes,
+deepest level first, one ``DELETE … WHERE pk IN (…)`` per model and level
+and batch — never one statement per row. ``DB_CASCADE`` / ``DB_SET_NULL``
+(and ``DO_NOTHING``) are left to the database.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..exceptions import ProtectedError
+from ..fields.related import CASCADE, PROTECT, RESTRICT, SET_DEFAULT, SET_NULL
+from ..query import get_executor
+from ..query.prefetch import BATCH_SIZE
+
+_ORM_ACTIONS = (CASCADE, PROTECT, RESTRICT, SET_NULL, SET_DEFAULT)
+
+
+def needs_collector(model: Any) -> bool:
+    """Whether deleting ``model`` rows has ORM-side consequences."""
+    return any(fk.on_delete in _ORM_ACTIONS for fk in model._meta.referenced_by)
+
+
+def _batches(keys: Sequence[Any]) -> list[Sequence[Any]]:
+    return [keys[i : i + BATCH_SIZE] for i in range(0, len(keys), BATCH_SIZE)]
+
+
+class Collector:
+    """Collects what a delete implies, then carries it out (see the module docstring)."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.executor = get_executor()
+        #: (model, pks) in the order found; deleted in reverse (children first)
+        self.levels: list[tuple[Any, list[Any]]] = []
+        self.seen: dict[Any, set[Any]] = defaultdict(set)
+        self.updates: list[tuple[Any, Any, Any, Sequence[Any]]] = []
+        self.restricted: list[tuple[Any, Any, list[Any]]] = []
+
+    async def _pks_referencing(self, fk: Any, keys: Sequence[Any]) -> list[Any]:
+        child = fk.model
+        table = child._meta.table
+        pk = table.c[child._meta.pk.attname]
+        found: list[Any] = []
+        for batch in _batches(keys):
+            result = await self.executor.execute(
+                self.alias, sa.select(pk).where(table.c[fk.attname].in_(batch))
+            )
+            found.extend(result.scalars())
+        return found
+
+    async def collect(self, model: Any, pks: Sequence[Any]) -> None:
+        new = [pk for pk in dict.fromkeys(pks) if pk not in self.seen[model]]
+        if not new:
+            return
+        self.seen[model].update(new)
+        self.levels.append((model, new))
+        for fk in model._meta.referenced_by:
+            action = fk.on_delete
+            if action not in _ORM_ACTIONS:
+                continue
+            keys = new
+            if fk.target_field is not model._meta.pk:
+                keys = await self._values_of(model, fk.target_field, new)
+            if action in (SET_NULL, SET_DEFAULT):
+                value = None if action is SET_NULL else fk.get_default()
+                self.updates.append((fk.model, fk, value, keys))
+                continue
+            children = await self._pks_referencing(fk, keys)
+            if not children:
+                continue
+            if action is CASCADE:
+                await self.collect(fk.model, children)
+            elif action is PROTECT:
+                raise ProtectedError(
+                    f"cannot delete {model.__name__} rows: {len(children)} {fk.model.__name__} "
+                    f"row(s) refer to them through the protected foreign key "
+                    f"{fk.model.__name__}.{fk.name}; delete or reassign those first",
+                    [(fk.model, pk) for pk in children],
+                )
+            else:  # RESTRICT: allowed only if a CASCADE deletes those rows too
+                self.restricted.append((model, fk, children))
+
+    async def _values_of(self, model: Any, field: Any, pks: Sequence[Any]) -> list[Any]:
+        table = model._meta.table
+        pk = table.c[model._meta.pk.attname]
+        values: list[Any] = []
+        for batch in _batches(pks):
+            result = await self.executor.execute(
+                self.alias, sa.select(table.c[field.attname]).where(pk.in_(batch))
+            )
+            values.extend(result.scalars())
+        return values
+
+    def check_restricted(self) -> None:
+        for model, fk, children in self.restricted:
+            left = [pk for pk in children if pk not in self.seen[fk.model]]
+            if left:
+                raise ProtectedError(
+                    f"cannot delete {model.__name__} rows: {len(left)} {fk.model.__name__} row(s) "
+                    f"refer to them through the restricted foreign key {fk.model.__name__}.{fk.name}",
+                    [(fk.model, pk) for pk in left],
+                )
+
+    async def run(self, root: Any) -> int:
+        """Apply the collected updates and deletes; returns the rows of ``root`` deleted."""
+        self.check_restricted()
+        for model, fk, value, keys in self.updates:
+            table = model._meta.table
+            for batch in _batches(keys):
+                await self.executor.execute(
+                    self.alias,
+                    sa.update(table)
+                    .where(table.c[fk.attname].in_(batch))
+                    .values({fk.attname: value}),
+                )
+        deleted = 0
+        for model, pks in reversed(self.levels):
+            table = model._meta.table
+            pk = table.c[model._meta.pk.attname]
+            for batch in _batches(pks):
+                result = await self.executor.execute(
+                    self.alias, sa.delete(table).where(pk.in_(batch))
+                )
+                if model is root:
+                    deleted += int(result.rowcount)
+        return deleted
+
+
+async def delete_rows(model: Any, alias: str, pks: Sequence[Any]) -> int:
+    """Delete ``model`` rows ``pks`` and what ``on_delete`` implies, in one transaction."""
+    executor = get_executor()
+    async with executor.transaction(alias):
+        collector = Collector(alias)
+        await collector.collect(model, pks)
+        return await collector.run(model)
