@@ -54,6 +54,16 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
+class WholeNumber(TypeDecorator[int]):
+    """An integer result; MySQL returns ``SUM()`` of integers as a ``Decimal``."""
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else int(value)
+
+
 class NaiveDateTime(TypeDecorator[dt.datetime]):
     """Naive datetimes with microseconds on every backend."""
 

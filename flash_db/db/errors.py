@@ -119,6 +119,10 @@ def translated(alias: str) -> Iterator[None]:
         yield
     except sa_exc.DBAPIError as error:
         raise translate(error, alias) from None
+    except sa_exc.CompileError as error:
+        # The statement cannot be written for this backend (or is malformed, like an
+        # OuterRef outside a Subquery): nothing was sent to the database.
+        raise exceptions.NotSupportedError(f"cannot run this query on {alias!r}: {error}") from None
     except (OSError, ConnectionError) as error:
         # A refused or dropped connection can surface as a bare OSError from the driver.
         raise exceptions.OperationalError(

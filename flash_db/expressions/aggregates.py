@@ -17,6 +17,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
+from ..sqltypes import WholeNumber
 from .base import Expression, Resolver
 from .functions import Func
 
@@ -75,10 +76,15 @@ class _Star(Expression):
 
 
 class Sum(Aggregate):
-    """``SUM(x)``."""
+    """``SUM(x)``: an ``int`` for integer columns on every backend."""
 
     function = "sum"
     allow_distinct = True
+
+    def build(self, arg: ColumnElement[Any]) -> ColumnElement[Any]:
+        if isinstance(arg.type, sa.Integer):
+            return sa.func.sum(arg, type_=WholeNumber())
+        return sa.func.sum(arg)
 
 
 class Avg(Aggregate):
