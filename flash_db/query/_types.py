@@ -21,6 +21,7 @@ class OptionsLike(Protocol):
     def table(self) -> sa.Table: ...
 
     label: str
+    table_name: str
     object_name: str
     pk: Field[Any]
     concrete_fields: tuple[Field[Any], ...]

@@ -86,16 +86,19 @@ class Resolver:
     joins to :attr:`joins`, keyed by path, so one path is joined once per query.
     """
 
-    __slots__ = ("annotations", "joins", "meta", "model", "used_aggregate")
+    __slots__ = ("annotations", "base", "joins", "meta", "model", "used_aggregate")
 
     def __init__(
         self,
         model: ModelLike,
         annotations: Mapping[str, Annotation] | None = None,
         joins: Iterable[Join] = (),
+        base: Any = None,
     ) -> None:
         self.model = model
         self.meta = model._meta
+        #: the table (or alias) the model's own columns come from
+        self.base = base if base is not None else model._meta.table
         self.annotations = annotations or {}
         self.joins: dict[str, Join] = {join.path: join for join in joins}
         #: set when a resolved expression referenced an aggregate (so it belongs in HAVING)
@@ -158,7 +161,7 @@ class Resolver:
                 self.used_aggregate = True
             return annotation.element, _GENERIC_FIELD, parts[1:]
         meta = self.meta
-        table = meta.table
+        table = self.base
         path = ""
         outer = False
         index = 0
@@ -219,9 +222,23 @@ class Resolver:
 
     # -- lookups and Q ----------------------------------------------------------------------
 
+    def crosses_many(self, parts: list[str]) -> bool:
+        """Whether the path goes through a reverse or many-to-many relation."""
+        meta = self.meta
+        for part in parts:
+            relation = meta.relations.get(part)
+            if relation is None:
+                return False
+            if relation.multiple:
+                return True
+            meta = relation.target._meta
+        return False
+
     def lookup(self, key: str, value: Any, negated: bool = False) -> ColumnElement[bool]:
         """The condition for ``filter(key=value)``."""
         parts = key.split(LOOKUP_SEP)
+        if negated and parts[0] not in self.annotations and self.crosses_many(parts):
+            return self._matching_rows(key, value)
         column, field, rest = self.walk(parts, key)
         lookup_cls: type[Lookup] | None = None
         for index, part in enumerate(rest):
@@ -256,6 +273,22 @@ class Resolver:
             # those rows, so make the condition false (not unknown) for NULLs.
             condition = sa.and_(condition, column.is_not(None))
         return condition
+
+    def _matching_rows(self, key: str, value: Any) -> ColumnElement[bool]:
+        """``pk IN (rows that have a related row matching key=value)``, for negation.
+
+        ``exclude(books__title="x")`` means "no book titled x", as in Django: the
+        negation applies to the existence of a match, not to each joined row.
+        """
+        inner_base = self.meta.table.alias(f"flash_{self.meta.table_name}")
+        inner = Resolver(self.model, base=inner_base)
+        condition = inner.lookup(key, value)
+        source: Any = inner_base
+        for join in inner.joins.values():
+            source = source.join(join.table, join.onclause, isouter=join.outer)
+        pk = self.meta.pk.attname
+        matching = sa.select(inner_base.c[pk]).select_from(source).where(condition)
+        return self.base.c[pk].in_(matching)
 
     @staticmethod
     def _prepare(key: str, field: Field[Any], value: Any) -> Any:
