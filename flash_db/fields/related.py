@@ -193,6 +193,28 @@ class ForeignKey(RelatedField[T, N]):
         )
         return column
 
+    def sync(self, instance: Any) -> Any:
+        """The id to store: taken from the assigned object if it was saved after assignment."""
+        values = instance.__dict__
+        value = values.get(self.attname)
+        related = values.get(self.name)
+        if value is None and related is not None:
+            value = related.__dict__.get(self.target_field.attname)
+            if value is None:
+                raise ValidationError(
+                    {
+                        self.name: f"the related {type(related).__name__} is not saved; save() it first"
+                    }
+                )
+            values[self.attname] = value
+        return value
+
+    def pre_save(self, instance: Any, add: bool) -> Any:
+        return self.sync(instance)
+
+    def clean(self, value: Any, instance: Any) -> Any:
+        return super().clean(self.sync(instance), instance)
+
     def to_python(self, value: Any) -> Any:
         if value is None:
             return None

@@ -436,7 +436,10 @@ class Model(metaclass=ModelBase):
         if not rows:
             raise model.DoesNotExist(f"{model.__name__} with pk={self.pk!r} no longer exists")
         for name, value in rows[0].items():
-            self.__dict__[self._meta.get_field(name).attname] = value
+            field = self._meta.get_field(name)
+            if field.is_relation and self.__dict__.get(field.attname) != value:
+                self.__dict__.pop(field.name, None)  # the cached object is stale
+            self.__dict__[field.attname] = value
 
     async def fetch_related(self, *names: str, using: str | None = None) -> None:
         """Load relations of this instance (one query each): ``await book.fetch_related("author", "tags")``."""

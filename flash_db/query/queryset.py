@@ -452,6 +452,8 @@ class QuerySet(Generic[M, R]):
             field = meta.get_field(name)
             if isinstance(value, Expression):
                 value = value.resolve(resolver)
+            elif field.is_relation and value is not None:
+                value = resolver.value(value)  # an instance stands for its key
             assignments[field.attname] = value
         stmt = sa.update(meta.table).where(*write_filter(state)).values(assignments)
         result = await self._executor.execute(self._write_alias(), stmt)
