@@ -147,9 +147,16 @@ class QuerySet(Generic[M, R]):
     def select_related(self, *paths: str) -> Self:
         """Load forward relations in the same query, with JOINs: ``select_related("author")``.
 
-        Nested paths follow relations of relations: ``"author__publisher"``.
+        Nested paths follow relations of relations: ``"author__publisher"``. Without
+        arguments, every non-null foreign key of the model (one level), as in Django.
         """
         state = self._state
+        if not paths:
+            paths = tuple(
+                name
+                for name, relation in state.model._meta.relations.items()
+                if relation.kind == "forward" and not relation.nullable
+            )
         resolver = state.resolver()
         loaded = list(state.select_related)
         for path in paths:
