@@ -12,7 +12,6 @@ method (``count()``, ``get()``, ``update()`` …) is awaited::
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Mapping, Sequence
 from typing import Any, Generic, Self, overload
 
@@ -63,7 +62,7 @@ class QuerySet(Generic[M, R]):
 
     def _replace(self, **changes: Any) -> Any:
         changes.setdefault("result_cache", None)  # a changed query must hit the database
-        return type(self)(self.model, dataclasses.replace(self._state, **changes))
+        return type(self)(self.model, self._state.replace(**changes))
 
     @property
     def _executor(self) -> Executor:
@@ -348,7 +347,7 @@ class QuerySet(Generic[M, R]):
             return False
         state = self._state
         high = state.low + 1 if state.high is None else min(state.high, state.low + 1)
-        probe = dataclasses.replace(state, ordering=(), reverse=False, high=high)
+        probe = state.replace(ordering=(), reverse=False, high=high)
         stmt = build_select(probe, [sa.literal_column("1")])
         result = await self._executor.execute(self._read_alias(), stmt)
         return result.first() is not None
