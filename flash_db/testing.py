@@ -13,6 +13,7 @@ block, to pin down N+1 problems::
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ from typing import Any
 from sqlalchemy import event
 
 from .db import connections
+
+#: savepoints are transaction control, like BEGIN/COMMIT (which never reach the cursor)
+_TRANSACTION_CONTROL = re.compile(r"\s*(SAVEPOINT|RELEASE|ROLLBACK)\b", re.I)
 
 
 @dataclass
@@ -41,7 +45,7 @@ class QueryLog:
 async def count_queries(using: str | None = None) -> AsyncIterator[QueryLog]:
     """Record every statement run inside the block (on ``using``, or on every database).
 
-    Transaction control (BEGIN, COMMIT, SAVEPOINT …) is not counted.
+    Transaction control (BEGIN, COMMIT, SAVEPOINT, RELEASE, ROLLBACK) is not counted.
     """
     log = QueryLog()
     engines = (
@@ -51,7 +55,8 @@ async def count_queries(using: str | None = None) -> AsyncIterator[QueryLog]:
     )
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        log.statements.append(statement)
+        if not _TRANSACTION_CONTROL.match(statement):
+            log.statements.append(statement)
 
     for engine in engines:
         event.listen(engine.sync_engine, "before_cursor_execute", record)

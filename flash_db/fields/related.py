@@ -132,11 +132,17 @@ class ForeignKey(RelatedField[T, N]):
         if instance is None:
             return self
         values = instance.__dict__
-        try:
-            return values[self.name]
-        except KeyError:
-            pass
-        if values.get(self.attname) is None:
+        key = values.get(self.attname)
+        if self.name in values:
+            cached = values[self.name]
+            # Setting ``<name>_id`` directly makes a cached object stale.
+            if (
+                cached is None
+                if key is None
+                else (cached is not None and cached.__dict__.get(self.target_field.attname) == key)
+            ):
+                return cached
+        elif key is None:
             return None
         raise RelationNotLoaded(
             f"{type(instance).__name__}.{self.name} is not loaded; use "

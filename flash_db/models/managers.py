@@ -128,13 +128,14 @@ class ManyRelatedManager(_BoundManager):
                 ),
             )
             present = set(existing.scalars())
-            rows = [
-                {self.source_column.key: source, self.target_column.key: key}
+            # Through-model instances, so that extra fields get their defaults.
+            links = [
+                self.through_model(**{self.source_column.key: source, self.target_column.key: key})
                 for key in keys
                 if key not in present
             ]
-            if rows:
-                await executor.execute(alias, sa.insert(self.through_table), rows)
+            if links:
+                await self.through_model.objects.using(alias).bulk_create(links)
         self._forget_prefetched()
 
     async def remove(self, *objs: Any) -> None:

@@ -33,19 +33,17 @@ def install_model_factory(factory: Callable[[str, dict[str, Any]], Any]) -> None
     _make_model = factory
 
 
-def _keys(model: Any) -> tuple[str, ...]:
-    return (model._meta.label.lower(), model.__name__.lower())
+def _reference_key(reference: str, app_label: str) -> str:
+    """``"Tag"`` means the model of the same app (as in Django); ``"app.Tag"`` names the app."""
+    key = reference.lower()
+    return key if "." in key else f"{app_label.lower()}.{key}"
 
 
 def _lookup(reference: str, app_label: str) -> Any:
-    """The registered model ``reference`` names, or None: ``"Tag"`` (same app first), ``"app.Tag"``."""
-    wanted = reference.lower()
-    if "." not in wanted:
-        for model in registry:
-            if model._meta.label.lower() == f"{app_label.lower()}.{wanted}":
-                return model
+    """The registered model ``reference`` names, or None."""
+    key = _reference_key(reference, app_label)
     for model in registry:
-        if wanted in _keys(model):
+        if model._meta.label.lower() == key:
             return model
     return None
 
@@ -56,6 +54,10 @@ def resolve_relations(model: Any, build_table: Callable[[Any], None]) -> None:
     Also resolves relations of other models that were waiting for ``model``.
     """
     meta = model._meta
+    # First let relations that were waiting for this model bind to it: a through
+    # model defined earlier must point here before this model's own fields use it.
+    for callback in _waiting.pop(meta.label.lower(), []):
+        callback(model)
     for field in meta.relation_fields:
         target = field.to
         if isinstance(target, str):
@@ -63,7 +65,7 @@ def resolve_relations(model: Any, build_table: Callable[[Any], None]) -> None:
         if target is not None:
             _bind(field, target)
             continue
-        key = field.to.lower()
+        key = _reference_key(field.to, meta.app_label)
         if isinstance(field, ForeignKey):
             meta.pending.add(field.to)
 
@@ -75,14 +77,6 @@ def resolve_relations(model: Any, build_table: Callable[[Any], None]) -> None:
         _waiting[key].append(later)
     if not meta.pending:
         build_table(model)
-    for key in _keys(model):
-        for callback in _waiting.pop(key, []):
-            callback(model)
-
-
-def unresolved() -> list[str]:
-    """Model names that relations refer to but no model defines."""
-    return sorted(_waiting)
 
 
 def _bind(field: RelatedField[Any, Any], target: Any) -> None:
@@ -141,10 +135,16 @@ def _bind_many_to_many(field: ManyToManyField[Any], target: Any) -> None:
     if isinstance(through, str):
         found = _lookup(through, model._meta.app_label)
         if found is None:
-            raise ConfigurationError(
-                f"{field!r}: through model {through!r} is not defined; define it before {model.__name__}"
-            )
+            # The through model comes later in the module: finish when it is defined.
+            key = _reference_key(through, model._meta.app_label)
+            _waiting[key].append(lambda found: _finish_many_to_many(field, target, found))
+            return
         through = found
+    _finish_many_to_many(field, target, through)
+
+
+def _finish_many_to_many(field: ManyToManyField[Any], target: Any, through: Any) -> None:
+    model = field.model
     if through is None:
         through = _auto_through(field, model, target)
     field.through = through
@@ -215,12 +215,23 @@ def _auto_through(field: ManyToManyField[Any], model: Any, target: Any) -> Any:
     return through
 
 
+def _target_of(fk: ForeignKey[Any, Any]) -> Any:
+    """The model ``fk`` points to, even while its own binding is still queued."""
+    if fk.remote_model is not None:
+        return fk.remote_model
+    if fk.to == "self":
+        return fk.model
+    if isinstance(fk.to, str):
+        return _lookup(fk.to, fk.model._meta.app_label)
+    return fk.to
+
+
 def _through_keys(
     field: ManyToManyField[Any], through: Any, model: Any, target: Any
 ) -> tuple[ForeignKey[Any, Any], ForeignKey[Any, Any]]:
     fks = [f for f in through._meta.fields if isinstance(f, ForeignKey)]
-    to_source = [f for f in fks if f.remote_model is model]
-    to_target = [f for f in fks if f.remote_model is target]
+    to_source = [f for f in fks if _target_of(f) is model]
+    to_target = [f for f in fks if _target_of(f) is target]
     if model is target and len(to_source) == 2:
         return to_source[0], to_source[1]
     if len(to_source) != 1 or len(to_target) != 1:

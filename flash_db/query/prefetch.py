@@ -16,7 +16,7 @@ from typing import Any
 from ..exceptions import FieldError
 from . import hydrate
 from .executor import get_executor
-from .relations import Relation
+from .relations import Relation, find_relation
 from .state import build_select, selected_columns
 
 #: keys per IN (...) list; SQLite allows 32766 bound parameters, PostgreSQL 32767
@@ -38,7 +38,7 @@ class Prefetch:
     def check(self, model: Any) -> None:
         """Refuse unknown relation names now, naming the valid ones."""
         for part in self.lookup.split("__"):
-            relation = model._meta.relations.get(part)
+            relation = find_relation(model, part)
             if relation is None:
                 choices = ", ".join(model._meta.relations) or "none"
                 raise FieldError(
@@ -66,14 +66,36 @@ async def _prefetch_path(objs: list[Any], parts: list[str], prefetch: Prefetch, 
     objs = [o for o in objs if o is not None]
     if not objs:
         return
-    relation: Relation = type(objs[0])._meta.relations[parts[0]]
+    relation = find_relation(type(objs[0]), parts[0])
+    assert relation is not None  # checked by Prefetch.check
     last = len(parts) == 1
     queryset = prefetch.queryset if last and prefetch.queryset is not None else None
-    if queryset is None:
-        queryset = relation.target.objects.all()
-    related = await _fetch(objs, relation, queryset, alias)
+    if queryset is None and all(_is_loaded(obj, relation) for obj in objs):
+        # Loaded by an earlier prefetch ("books" before "books__tags"): reuse, don't refetch.
+        related = [item for obj in objs for item in _loaded(obj, relation)]
+    else:
+        queryset = queryset if queryset is not None else relation.target.objects.all()
+        related = await _fetch(objs, relation, queryset, alias)
     if not last:
         await _prefetch_path(related, parts[1:], prefetch, alias)
+
+
+def _is_loaded(obj: Any, relation: Relation) -> bool:
+    if relation.kind == "forward":
+        return relation.field.name in obj.__dict__
+    if relation.is_one_to_one_reverse:
+        return relation.name in obj.__dict__
+    return relation.name in obj.__dict__.get(PREFETCHED, {})
+
+
+def _loaded(obj: Any, relation: Relation) -> list[Any]:
+    if relation.kind == "forward":
+        item = obj.__dict__[relation.field.name]
+        return [] if item is None else [item]
+    if relation.is_one_to_one_reverse:
+        item = obj.__dict__[relation.name]
+        return [] if item is None else [item]
+    return list(obj.__dict__[PREFETCHED][relation.name])
 
 
 def _batches(keys: list[Any]) -> list[list[Any]]:

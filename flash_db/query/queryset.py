@@ -408,7 +408,9 @@ class QuerySet(Generic[M, R]):
             ]
             stmt = sa.select(*labelled).select_from(inner)
         else:
-            stmt = sa.select(*labelled).select_from(from_clause(state))
+            # The aggregates may follow relations (Count("books")): join what they added.
+            joined = state.replace(joins=tuple(resolver.joins.values()))
+            stmt = sa.select(*labelled).select_from(from_clause(joined))
             if state.where:
                 stmt = stmt.where(*state.where)
             if state.empty:

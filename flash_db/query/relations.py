@@ -42,3 +42,12 @@ class Relation:
     @property
     def is_one_to_one_reverse(self) -> bool:
         return self.kind == "reverse" and bool(getattr(self.field, "one_to_one", False))
+
+
+def find_relation(model: Any, name: str) -> Relation | None:
+    """``model``'s relation called ``name`` in lookups (``book``) or as an attribute (``book_set``)."""
+    relations: dict[str, Relation] = model._meta.relations
+    found = relations.get(name)
+    if found is None:
+        found = next((r for r in relations.values() if r.name == name), None)
+    return found

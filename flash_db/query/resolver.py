@@ -208,16 +208,20 @@ class Resolver:
             field = _output_field(transform, field)
         return column
 
-    def value(self, value: Any) -> Any:
-        """A lookup's right-hand side: expressions resolve, everything else stays a bound value."""
+    def value(self, value: Any, field: Field[Any] | None = None) -> Any:
+        """A lookup's right-hand side: expressions resolve, everything else stays a bound value.
+
+        A model instance stands for its key: the pk, or the ``to_field`` of ``field``.
+        """
         if isinstance(value, Expression):
             return value.resolve(self)
         to_subquery = getattr(value, "_as_subquery", None)
         if to_subquery is not None:  # a QuerySet used as a value (``pk__in=qs``)
             return to_subquery()
         meta = getattr(value, "_meta", None)
-        if meta is not None and hasattr(value, "pk"):  # a model instance stands for its pk
-            return value.pk
+        if meta is not None and hasattr(value, "pk"):
+            target = getattr(field, "target_field", None) if field is not None else None
+            return value.__dict__.get(target.attname) if target is not None else value.pk
         return value
 
     # -- lookups and Q ----------------------------------------------------------------------
@@ -262,11 +266,11 @@ class Resolver:
                 )
             return column.is_(None)
         if lookup_cls.takes_iterable:
-            value = self._iterable(key, value)
+            value = self._iterable(key, value, field)
             if isinstance(value, list):
                 value = [self._prepare(key, field, v) for v in value]
         elif not lookup_cls.accepts_none:
-            value = self._prepare(key, field, self.value(value))
+            value = self._prepare(key, field, self.value(value, field))
         condition = lookup_cls(field).as_sql(column, value)
         if negated and field.null and lookup_cls.lookup_name != "isnull":
             # NOT (x = 1) is NULL, not TRUE, for NULL x; Django's exclude() keeps
@@ -304,14 +308,14 @@ class Resolver:
         except ValidationError as exc:
             raise FieldError(f"invalid value for {key}: {'; '.join(exc.messages)}") from None
 
-    def _iterable(self, key: str, value: Any) -> Any:
+    def _iterable(self, key: str, value: Any, field: Field[Any]) -> Any:
         if getattr(value, "_as_subquery", None) is not None:
             return value._as_subquery()
         if isinstance(value, sa.sql.Select):
             return value
         if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
             raise FieldError(f"{key} expects a list, tuple or QuerySet, got {type(value).__name__}")
-        return [self.value(v) for v in value]
+        return [self.value(v, field) for v in value]
 
     def resolve_q(self, q: Any, negated: bool = False) -> ColumnElement[bool]:
         """The condition for a ``Q`` (or a bare SQLAlchemy condition / boolean expression)."""
