@@ -1,8 +1,10 @@
 """flash_db quick start: a small blog on embedded SQLite.
 
 Run it from the project root:  .venv/bin/python examples/blog.py
-It defines models, creates the schema, writes and queries data, and prints
-what it did. Set FLASH_DB_URL to run it on PostgreSQL or MariaDB instead.
+It defines two related models (a post has an author), creates the schema,
+writes and queries data, follows the relation, and prints what it did; then it
+drops its tables (and deletes its SQLite file). Set FLASH_DB_URL to run it on
+PostgreSQL or MariaDB instead.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from decimal import Decimal
 
 import flash_db
 from flash_db import Avg, Count, F, Model, Q, fields
-from flash_db.exceptions import IntegrityError, ValidationError
+from flash_db.exceptions import IntegrityError, RelationNotLoaded, ValidationError
 
 
 class Author(Model):
@@ -33,7 +35,7 @@ class Author(Model):
 
 class Post(Model):
     title = fields.CharField(max_length=200, db_index=True)
-    author_name = fields.CharField(max_length=100)
+    author = fields.ForeignKey(Author, related_name="posts", on_delete=fields.CASCADE)
     price = fields.DecimalField(max_digits=8, decimal_places=2, default=0)
     published = fields.DateField(null=True)
 
@@ -41,8 +43,11 @@ class Post(Model):
         table = "example_posts"
 
 
+SQLITE_FILE = "example_blog.sqlite3"
+
+
 async def main() -> None:
-    url = os.environ.get("FLASH_DB_URL", "sqlite+aiosqlite:///example_blog.sqlite3")
+    url = os.environ.get("FLASH_DB_URL", f"sqlite+aiosqlite:///{SQLITE_FILE}")
     async with flash_db.connect(url) as db:
         print(f"connected to {db['default'].display_url}")
         await flash_db.drop_all()
@@ -61,9 +66,9 @@ async def main() -> None:
 
         posts = await Post.objects.bulk_create(
             [
-                Post(title="Async ORMs", author_name="Ann", price=Decimal("9.50")),
-                Post(title="SQLAlchemy Core", author_name="Ann", price=Decimal("12.00")),
-                Post(title="Draft: joins", author_name="Bob", price=0),
+                Post(title="Async ORMs", author=ann, price=Decimal("9.50")),
+                Post(title="SQLAlchemy Core", author=ann, price=Decimal("12.00")),
+                Post(title="Draft: joins", author=bob, price=0),
             ]
         )
         print(f"bulk-created {len(posts)} posts, pks {[p.pk for p in posts]}")
@@ -82,12 +87,28 @@ async def main() -> None:
         print(f"{stats['n']} posts, average price {stats['avg']:.2f}")
 
         per_author = (
-            await Post.objects.values("author_name").annotate(n=Count("id")).order_by("author_name")
+            await Author.objects.annotate(n=Count("posts"))
+            .order_by("-n", "name")
+            .values_list("name", "n")
         )
-        print("posts per author:", per_author)
+        print("posts per author:", ", ".join(f"{name}: {n}" for name, n in per_author))
 
-        raised = await Post.objects.filter(author_name="Ann").update(price=F("price") * 2)
+        post = await Post.objects.get(title="Async ORMs")
+        try:
+            print(post.author.name)  # attribute access never queries the database
+        except RelationNotLoaded as exc:
+            print("not loaded yet:", exc)
+        for post in await Post.objects.select_related("author").order_by("title"):
+            print(f"  {post.title!r} by {post.author.name} (one query, with a JOIN)")
+        for author in await Author.objects.prefetch_related("posts"):
+            titles = [p.title for p in await author.posts.all()]  # prefetched: no query
+            print(f"  {author.name} wrote {titles}")
+
+        raised = await Post.objects.filter(author__name="Ann").update(price=F("price") * 2)
         print(f"doubled the price of {raised} posts by Ann")
+
+        deleted = await Author.objects.filter(name="Bob").delete()
+        print(f"deleted {deleted} author; posts left: {await Post.objects.count()} (CASCADE)")
 
         try:
             await Author.objects.create(name="Ann")
@@ -103,6 +124,8 @@ async def main() -> None:
             Post.objects.filter(title__icontains="orm").order_by("-price")[:5].sql(),
         )
         await flash_db.drop_all()
+    if "FLASH_DB_URL" not in os.environ and os.path.exists(SQLITE_FILE):
+        os.remove(SQLITE_FILE)
 
 
 if __name__ == "__main__":
