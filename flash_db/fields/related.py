@@ -132,23 +132,26 @@ class ForeignKey(RelatedField[T, N]):
         if instance is None:
             return self
         values = instance.__dict__
-        key = values.get(self.attname)
-        if self.name in values:
-            cached = values[self.name]
-            # Setting ``<name>_id`` directly makes a cached object stale.
-            if (
-                cached is None
-                if key is None
-                else (cached is not None and cached.__dict__.get(self.target_field.attname) == key)
-            ):
-                return cached
-        elif key is None:
+        if self.is_cached(instance):
+            return values[self.name]
+        if values.get(self.attname) is None and self.name not in values:
             return None
         raise RelationNotLoaded(
             f"{type(instance).__name__}.{self.name} is not loaded; use "
             f"select_related({self.name!r}) or prefetch_related({self.name!r}) on the query, "
             f"or await obj.fetch_related({self.name!r})"
         )
+
+    def is_cached(self, instance: Any) -> bool:
+        """Whether the related object is loaded and still matches ``<name>_id``."""
+        values = instance.__dict__
+        if self.name not in values:
+            return False
+        cached, key = values[self.name], values.get(self.attname)
+        if cached is None:
+            return key is None
+        # Setting ``<name>_id`` directly makes a cached object stale.
+        return bool(cached.__dict__.get(self.target_field.attname) == key)
 
     def __set__(self, instance: Any, value: Any) -> None:
         self.assign(instance.__dict__, value)

@@ -125,16 +125,62 @@ class Collector:
                     .values({fk.attname: value}),
                 )
         deleted = 0
-        for model, pks in reversed(self.levels):
+        for model in self._dependency_order():
+            pks = [pk for m, level in reversed(self.levels) if m is model for pk in level]
             table = model._meta.table
             pk = table.c[model._meta.pk.attname]
-            for batch in _batches(pks):
-                result = await self.executor.execute(
-                    self.alias, sa.delete(table).where(pk.in_(batch))
-                )
-                if model is root:
-                    deleted += int(result.rowcount)
+            for level in await self._self_reference_levels(model, pks):
+                for batch in _batches(level):
+                    stmt = sa.delete(table).where(pk.in_(batch))
+                    result = await self.executor.execute(self.alias, stmt)
+                    if model is root:
+                        deleted += int(result.rowcount)
         return deleted
+
+    def _dependency_order(self) -> list[Any]:
+        """Collected models, each after every collected model that references it."""
+        models = list(dict.fromkeys(model for model, _ in self.levels))
+        children = {
+            model: {
+                fk.model
+                for fk in model._meta.referenced_by
+                if fk.model in models and fk.model is not model
+            }
+            for model in models
+        }
+        order: list[Any] = []
+        while len(order) < len(models):
+            ready = [m for m in models if m not in order and children[m] <= set(order)]
+            if not ready:  # a cycle between models: discovery order, deepest first
+                ready = [m for m, _ in reversed(self.levels) if m not in order][:1]
+            order.extend(ready)
+        return order
+
+    async def _self_reference_levels(self, model: Any, pks: list[Any]) -> list[list[Any]]:
+        """``pks`` split so that rows go before the rows they reference in the same table.
+
+        MySQL checks foreign keys row by row inside one DELETE, so a parent and its
+        child in one statement can fail; leaves are deleted first, level by level.
+        """
+        self_fks = [fk for fk in model._meta.referenced_by if fk.model is model]
+        if not self_fks or len(pks) < 2:
+            return [pks]
+        table = model._meta.table
+        pk = table.c[model._meta.pk.attname]
+        parents: dict[Any, set[Any]] = {}
+        for batch in _batches(pks):
+            stmt = sa.select(pk, *(table.c[fk.attname] for fk in self_fks)).where(pk.in_(batch))
+            rows: list[Any] = list((await self.executor.execute(self.alias, stmt)).all())
+            for row in rows:
+                parents[row[0]] = {parent for parent in row[1:] if parent is not None}
+        remaining = set(pks)
+        levels = []
+        while remaining:
+            referenced = {p for key in remaining for p in parents.get(key, ()) if p in remaining}
+            leaves = [key for key in remaining if key not in referenced] or list(remaining)
+            levels.append(leaves)
+            remaining.difference_update(leaves)
+        return levels
 
 
 async def delete_rows(model: Any, alias: str, pks: Sequence[Any]) -> int:

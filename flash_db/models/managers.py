@@ -71,10 +71,12 @@ class RelatedManager(_BoundManager):
 
     async def create(self, **kwargs: Any) -> Any:
         """Create a related object pointing at this instance: ``author.books.create(title="X")``."""
+        _key(self.instance, self.relation.steps[0].left_attname, self.relation)
         kwargs[self.relation.field.name] = self.instance
         return await self._base().create(**kwargs)
 
     async def get_or_create(self, defaults: Any = None, **kwargs: Any) -> tuple[Any, bool]:
+        _key(self.instance, self.relation.steps[0].left_attname, self.relation)
         kwargs[self.relation.field.name] = self.instance
         return await self._base().get_or_create(defaults, **kwargs)
 

@@ -82,7 +82,7 @@ async def _prefetch_path(objs: list[Any], parts: list[str], prefetch: Prefetch, 
 
 def _is_loaded(obj: Any, relation: Relation) -> bool:
     if relation.kind == "forward":
-        return relation.field.name in obj.__dict__
+        return bool(relation.field.is_cached(obj))
     if relation.is_one_to_one_reverse:
         return relation.name in obj.__dict__
     return relation.name in obj.__dict__.get(PREFETCHED, {})

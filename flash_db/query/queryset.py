@@ -112,6 +112,7 @@ class QuerySet(Generic[M, R]):
         )
         where, having = list(self._state.where), list(self._state.having)
         resolver = self._state.resolver()
+        resolver.sticky = True
         for part in parts:
             resolver.used_aggregate = False
             condition = resolver.resolve_q(part)

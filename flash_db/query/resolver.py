@@ -86,7 +86,17 @@ class Resolver:
     joins to :attr:`joins`, keyed by path, so one path is joined once per query.
     """
 
-    __slots__ = ("annotations", "base", "joins", "meta", "model", "used_aggregate")
+    __slots__ = (
+        "annotations",
+        "base",
+        "joins",
+        "made",
+        "meta",
+        "model",
+        "outer",
+        "sticky",
+        "used_aggregate",
+    )
 
     def __init__(
         self,
@@ -101,6 +111,12 @@ class Resolver:
         self.base = base if base is not None else model._meta.table
         self.annotations = annotations or {}
         self.joins: dict[str, Join] = {join.path: join for join in joins}
+        #: joins this resolver added (reused freely within one call)
+        self.made: set[str] = set()
+        #: give multi-valued relations a new join per filter() call, as Django does
+        self.sticky = False
+        #: whether the last walked column came through an outer join
+        self.outer = False
         #: set when a resolved expression referenced an aggregate (so it belongs in HAVING)
         self.used_aggregate = False
 
@@ -131,8 +147,19 @@ class Resolver:
         )
 
     def join(self, path: str, left: Any, relation: Relation, outer: bool) -> Join:
-        """Join ``relation`` from the table ``left``; ``path`` names the result (reused if present)."""
+        """Join ``relation`` from the table ``left``; ``path`` names the result.
+
+        An existing join of the same path is reused, except a multi-valued one made
+        by an earlier ``filter()`` when :attr:`sticky` is set: as in Django, each
+        ``filter()`` call over a reverse or many-to-many relation gets its own join
+        (``filter(books__title="a").filter(books__title="b")``: two books).
+        """
         outer = outer or relation.nullable or relation.multiple
+        if relation.multiple and self.sticky and path in self.joins and path not in self.made:
+            number = 2
+            while f"{path}_{number}" in self.joins:
+                number += 1
+            path = f"{path}_{number}"
         join: Join | None = None
         for index, step in enumerate(relation.steps):
             last = index == len(relation.steps) - 1
@@ -143,6 +170,7 @@ class Resolver:
                 onclause = left.c[step.left_attname] == right.c[step.right_attname]
                 join = Join(key, step.target, right, onclause, outer)
                 self.joins[key] = join
+                self.made.add(key)
             left = join.table
         assert join is not None
         return join
@@ -152,8 +180,10 @@ class Resolver:
 
         The rest are transforms and lookups. A forward foreign key compared as a
         whole (``author=a``, ``author__in=[...]``, ``author__pk=1``) uses the
-        local ``author_id`` column, without a join.
+        local ``author_id`` column, without a join. :attr:`outer` tells whether
+        the column came through an outer join (it may then be NULL).
         """
+        self.outer = False
         first = parts[0]
         annotation = self.annotations.get(first)
         if annotation is not None:
@@ -163,7 +193,6 @@ class Resolver:
         meta = self.meta
         table = self.base
         path = ""
-        outer = False
         index = 0
         while True:
             part = parts[index]
@@ -182,18 +211,34 @@ class Resolver:
                 or following in target_meta.relations
                 or target_meta.has_field(following)
             )
+            if (
+                following is not None
+                and not deeper
+                and following not in self._lookup_names(relation)
+            ):
+                raise self.unknown(following, target_meta, key)
             if relation.kind == "forward":
                 fk = relation.field
                 if not deeper:
                     return table.c[fk.attname], fk, rest
-                if following in ("pk", fk.target_field.name):
-                    return table.c[fk.attname], fk.target_field, rest[1:]
-            path = f"{path}{LOOKUP_SEP}{part}" if path else part
-            joined = self.join(path, table, relation, outer)
-            table, outer, meta = joined.table, joined.outer, target_meta
+                target = fk.target_field
+                if following == target.name or (following == "pk" and target is target_meta.pk):
+                    return table.c[fk.attname], target, rest[1:]
+            joined = self.join(
+                f"{path}{LOOKUP_SEP}{part}" if path else part, table, relation, self.outer
+            )
+            path, table, meta = joined.path, joined.table, target_meta
+            self.outer = joined.outer
             if not deeper:
                 return table.c[meta.pk.attname], meta.pk, rest
+
             index += 1
+
+    @staticmethod
+    def _lookup_names(relation: Relation) -> dict[str, Any]:
+        """Lookups and transforms that may follow a relation compared as a whole."""
+        field = relation.field if relation.kind == "forward" else relation.target._meta.pk
+        return field.get_lookups()
 
     def resolve_ref(self, name: str) -> ColumnElement[Any]:
         column, field, rest = self.walk(name.split(LOOKUP_SEP), name)
@@ -272,7 +317,7 @@ class Resolver:
         elif not lookup_cls.accepts_none:
             value = self._prepare(key, field, self.value(value, field))
         condition = lookup_cls(field).as_sql(column, value)
-        if negated and field.null and lookup_cls.lookup_name != "isnull":
+        if negated and (field.null or self.outer) and lookup_cls.lookup_name != "isnull":
             # NOT (x = 1) is NULL, not TRUE, for NULL x; Django's exclude() keeps
             # those rows, so make the condition false (not unknown) for NULLs.
             condition = sa.and_(condition, column.is_not(None))

@@ -141,13 +141,6 @@ async def test_cascade_across_relations_of_an_author(db: str) -> None:
     assert [b.title for b in await scifi.books.all()] == ["Other"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: deletion.Collector deletes levels in reverse discovery order, which "
-    "is not a dependency order: RelLoan (defined before RelCopy) is collected through "
-    "RelLibrary.loans first, then RelCopy, so the copies are deleted while loans still "
-    "reference them (IntegrityError on every backend)",
-)
 async def test_cascade_when_a_child_is_reached_twice(db: str) -> None:
     library = await RelLibrary.objects.create(name="Central")
     copy = await RelCopy.objects.create(library=library, title="Dune")
@@ -462,17 +455,7 @@ async def test_deleting_a_self_referencing_tree(categories: None) -> None:
     assert await RelCategory.objects.filter(parent__name="2a").count() == 2
 
 
-async def test_queryset_delete_of_a_whole_tree(categories: None, request: Any) -> None:
-    if request.getfixturevalue("db") == "mysql":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="library bug: the collector puts parent and child rows of a "
-                "self-referencing table in one DELETE … IN (…) when the QuerySet holds both; "
-                "InnoDB checks foreign keys row by row and refuses (PostgreSQL and SQLite "
-                "check at the end of the statement)",
-            )
-        )
+async def test_queryset_delete_of_a_whole_tree(categories: None) -> None:
     await make_tree("1")
     await make_tree("2")
     # a parent and its child in the same QuerySet (and the subtree below them)

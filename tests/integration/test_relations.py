@@ -250,12 +250,6 @@ async def test_changing_fk_id_forgets_the_loaded_object(lib: Library) -> None:
     assert book.author is lib.ann and book.author_id == lib.ann.pk
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: after book.author_id = other.pk, fetch_related('author') (the fix "
-    "RelationNotLoaded names) does nothing: prefetch._is_loaded() sees the stale object in "
-    "book.__dict__['author'] and reuses it, so book.author keeps raising RelationNotLoaded",
-)
 async def test_fetch_related_after_changing_fk_id(lib: Library) -> None:
     book = await RelBook.objects.select_related("author").get(title="Dune")
     book.author_id = lib.bob.pk
@@ -384,12 +378,6 @@ def names_of_labels(labels: list[RelLabel]) -> list[str]:
     return [x.text for x in labels]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: with to_field, Resolver.value() turns an instance into its pk "
-    "(filter(tag=t) compares rel_labels.tag_id with t.pk, not t.name) and Resolver.walk() "
-    "maps tag__pk to the local tag_id column; both match nothing",
-)
 async def test_to_field_filter_by_instance_and_pk(lib: Library) -> None:
     await RelLabel.objects.create(tag=lib.scifi, text="Sci-fi")
     await RelLabel.objects.create(tag=lib.space, text="Space opera")
@@ -552,12 +540,6 @@ async def test_reverse_manager_of_unsaved_instance(db: str) -> None:
         await tag.books.all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: RelatedManager.create()/get_or_create() of an unsaved instance "
-    "raise ValidationError ('the related RelAuthor is not saved', from full_clean) instead "
-    "of the ValueError that all(), filter(), count() and the m2m methods raise",
-)
 async def test_reverse_manager_create_of_unsaved_instance(db: str) -> None:
     author = RelAuthor(name="Unsaved")
     with pytest.raises(ValueError, match="save"):
@@ -624,11 +606,6 @@ async def test_exclude_across_forward_relation(lib: Library) -> None:
     assert names(kept) == ["Foundation"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: exclude() across a nullable forward FK drops rows whose FK is NULL "
-    "(NOT (publisher.name = 'Orbit') is NULL after the LEFT JOIN); Django keeps them",
-)
 async def test_exclude_across_nullable_fk_keeps_nulls(lib: Library) -> None:
     assert names(await RelAuthor.objects.exclude(publisher__name="Orbit")) == ["Bob", "Cid"]
 
@@ -642,12 +619,6 @@ async def test_exclude_across_reverse_relation(lib: Library) -> None:
     assert names(await RelBook.objects.exclude(tags__name="scifi")) == ["Emma"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug (Django divergence): chained filter() calls over a multi-valued "
-    "relation reuse one join (books.title = 'Dune' AND books.title = 'Emma'), so "
-    "filter(books__title='Dune').filter(books__title='Emma') matches nothing",
-)
 async def test_chained_filters_over_multi_valued_relation(lib: Library) -> None:
     both = RelAuthor.objects.filter(books__title="Dune").filter(books__title="Emma")
     assert names(await both) == ["Ann"]
@@ -1038,13 +1009,6 @@ async def test_unknown_relation_paths(lib: Library) -> None:
         RelBook.objects.filter(author__name__nope="x")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: Resolver.walk() stops at a relation when the next name is not a "
-    "field of the target and treats that name as a lookup: filter(author__nope=...) says "
-    "\"unsupported lookup 'nope' for ForeignKey 'author'; choices: contains, ...\" "
-    "(books__nope: '... for BigAutoField id') without naming the target model's fields",
-)
 async def test_unknown_name_after_a_relation_names_the_target_fields(lib: Library) -> None:
     with pytest.raises(FieldError, match=r"'nope'.*choices:.*name.*publisher.*books"):
         RelBook.objects.filter(author__nope="x")
