@@ -18,9 +18,9 @@ Example::
     asyncio.run(main())
 """
 
-from . import exceptions, fields
+from . import exceptions, fields, signals
 from .constraints import CheckConstraint, Index, UniqueConstraint
-from .db import connect, connections, create_all, disconnect, drop_all
+from .db import atomic, connect, connections, create_all, disconnect, drop_all, on_commit
 from .expressions import (
     Avg,
     Case,
@@ -85,6 +85,7 @@ __all__ = [
     "Variance",
     "When",
     "__version__",
+    "atomic",
     "connect",
     "connections",
     "create_all",
@@ -94,5 +95,7 @@ __all__ = [
     "fields",
     "inspect",
     "metadata",
+    "on_commit",
     "registry",
+    "signals",
 ]

@@ -10,6 +10,7 @@ from sqlalchemy.engine import URL
 
 from .config import Settings, mask, normalise_url, resolve
 from .connections import ConnectionHandler, Database, connections
+from .transaction import Atomic, on_commit
 
 
 class _Connect:
@@ -59,6 +60,30 @@ def connect(
     )
 
 
+def atomic(
+    using: str | None = None,
+    *,
+    isolation: str | None = None,
+    savepoint: bool = True,
+    read_only: bool = False,
+) -> Atomic:
+    """A transaction on ``using`` (default database), as ``async with`` or ``@atomic()``.
+
+    Nested blocks are savepoints (``savepoint=False`` joins the outer block
+    instead). ``isolation``: "read committed", "repeatable read" or
+    "serializable" (outermost block only; SQLite is always serializable).
+    ``read_only=True`` refuses writes in the transaction::
+
+        async with atomic():
+            await a.save()
+            async with atomic():      # SAVEPOINT
+                await b.save()
+    """
+    return Atomic(
+        using, isolation=isolation, savepoint=savepoint, read_only=read_only, handler=connections
+    )
+
+
 async def disconnect() -> None:
     """Close every engine and its pooled connections."""
     await connections.disconnect()
@@ -75,9 +100,11 @@ async def drop_all(using: str | None = None) -> None:
 
 
 __all__ = [
+    "Atomic",
     "ConnectionHandler",
     "Database",
     "Settings",
+    "atomic",
     "connect",
     "connections",
     "create_all",
@@ -85,5 +112,6 @@ __all__ = [
     "drop_all",
     "mask",
     "normalise_url",
+    "on_commit",
     "resolve",
 ]

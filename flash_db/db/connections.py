@@ -14,18 +14,16 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import warnings
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, CursorResult, Dialect, Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql import Executable
 
 from ..exceptions import ConfigurationError, DatabaseError
@@ -33,7 +31,9 @@ from ..models import metadata, registry
 from ..query import Features
 from ..query import install as install_executor
 from . import config
+from .context import current, current_transaction
 from .errors import translated
+from .transaction import Atomic
 
 
 @dataclass
@@ -56,19 +56,6 @@ class Database:
 
     def __repr__(self) -> str:
         return f"<Database {self.alias!r} {self.display_url}>"
-
-
-@dataclass
-class _Transaction:
-    """A task's open transaction on one database."""
-
-    connection: AsyncConnection
-    task: asyncio.Task[Any] | None
-
-
-_current: contextvars.ContextVar[dict[str, _Transaction] | None] = contextvars.ContextVar(
-    "flash_db_transactions", default=None
-)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -208,7 +195,13 @@ class ConnectionHandler:
         return str(alias)
 
     def db_for_read(self, model: Any, using: str | None, **hints: Any) -> str:
-        return self._route("db_for_read", model, using, hints)
+        alias = self._route("db_for_read", model, using, hints)
+        if using is None and current.get():
+            # Read your writes: inside atomic() on the model's write database, read there.
+            write = self._route("db_for_write", model, None, hints)
+            if write != alias and current_transaction(write) is not None:
+                return write
+        return alias
 
     def db_for_write(self, model: Any, using: str | None, **hints: Any) -> str:
         return self._route("db_for_write", model, using, hints)
@@ -236,19 +229,10 @@ class ConnectionHandler:
         dialect: Dialect = url.get_dialect()()
         return dialect
 
-    def _open_transaction(self, alias: str) -> _Transaction | None:
-        transactions = _current.get()
-        if not transactions:
-            return None
-        tx = transactions.get(alias)
-        if tx is None or tx.task is not asyncio.current_task():
-            return None  # a task spawned inside a transaction does not share it
-        return tx
-
     async def execute(
         self, alias: str, statement: Executable, params: Any = None
     ) -> CursorResult[Any]:
-        tx = self._open_transaction(alias)
+        tx = current_transaction(alias)
         with translated(alias):
             if tx is not None:
                 return await tx.connection.execute(statement, params)
@@ -259,7 +243,7 @@ class ConnectionHandler:
         self, alias: str, statement: Executable, chunk_size: int
     ) -> AsyncIterator[Sequence[Row[Any]]]:
         statement = statement.execution_options(yield_per=chunk_size)
-        tx = self._open_transaction(alias)
+        tx = current_transaction(alias)
         if tx is not None:
             with translated(alias):
                 result = await tx.connection.stream(statement)
@@ -307,46 +291,9 @@ class ConnectionHandler:
             with translated(alias):
                 await result.close()
 
-    @asynccontextmanager
-    async def transaction(self, alias: str) -> AsyncIterator[AsyncConnection]:
-        """Statements of this task inside the block commit together; nested blocks are savepoints."""
-        tx = self._open_transaction(alias)
-        if tx is not None:
-            with translated(alias):
-                savepoint = await tx.connection.begin_nested()
-            try:
-                yield tx.connection
-            except BaseException:
-                with translated(alias):
-                    await savepoint.rollback()
-                raise
-            with translated(alias):
-                await savepoint.commit()
-            return
-        database = self[alias]
-        with translated(alias):
-            conn = await database.engine.connect()
-        token = None
-        try:
-            with translated(alias):
-                # The engine autocommits; a transaction needs the normal isolation level back.
-                await conn.execution_options(isolation_level=database.features.default_isolation)
-                outer = await conn.begin()
-            transactions = dict(_current.get() or {})
-            transactions[alias] = _Transaction(conn, asyncio.current_task())
-            token = _current.set(transactions)
-            try:
-                yield conn
-            except BaseException:
-                with translated(alias):
-                    await outer.rollback()
-                raise
-            with translated(alias):
-                await outer.commit()
-        finally:
-            if token is not None:
-                _current.reset(token)
-            await conn.close()
+    def transaction(self, alias: str) -> AbstractAsyncContextManager[Any]:
+        """A block whose statements commit together (a savepoint when nested): ``atomic(alias)``."""
+        return Atomic(alias, handler=self)
 
     # -- schema -----------------------------------------------------------------------------
 

@@ -26,6 +26,11 @@ class Features:
     stream_needs_transaction: bool
     #: the isolation level a transaction gets when none is asked for
     default_isolation: str
+    #: makes the transaction just begun read-only (``atomic(read_only=True)``)
+    read_only_sql: str
+    #: undoes ``read_only_sql`` before the connection goes back to the pool (SQLite's pragma
+    #: outlives the transaction)
+    read_only_reset_sql: str | None
 
     @classmethod
     def from_dialect(cls, dialect: Dialect) -> Features:
@@ -43,4 +48,8 @@ class Features:
                 "postgresql": "READ COMMITTED",
                 "mysql": "REPEATABLE READ",
             }.get(name, "SERIALIZABLE"),
+            read_only_sql="PRAGMA query_only = ON"
+            if name == "sqlite"
+            else "SET TRANSACTION READ ONLY",
+            read_only_reset_sql="PRAGMA query_only = OFF" if name == "sqlite" else None,
         )
