@@ -19,6 +19,7 @@ database error::
         ├── IntegrityError          unique / foreign key / not null / check constraint violated
         ├── DataError               value out of range, bad format for the column type
         ├── OperationalError        database unreachable, connection lost, lock timeout
+        │   └── TransactionConflict deadlock / serialization failure: retry the transaction
         └── ProgrammingError        invalid SQL, missing table (did you run create_all / migrate?)
 
 Example::
@@ -149,6 +150,11 @@ class OperationalError(DatabaseError):
     """The database could not be reached, or the connection broke."""
 
 
+class TransactionConflict(OperationalError):
+    """The database aborted the transaction to resolve a conflict with another one
+    (deadlock, serialization failure); running the whole transaction again may succeed."""
+
+
 class ProgrammingError(DatabaseError):
     """The statement is invalid for this schema (e.g. a table that was never created)."""
 
@@ -168,5 +174,6 @@ __all__ = [
     "ProgrammingError",
     "ProtectedError",
     "RelationNotLoaded",
+    "TransactionConflict",
     "ValidationError",
 ]

@@ -291,6 +291,9 @@ class ConnectionHandler:
             with translated(alias):
                 await result.close()
 
+    def in_transaction(self, alias: str) -> bool:
+        return current_transaction(alias) is not None
+
     def transaction(self, alias: str) -> AbstractAsyncContextManager[Any]:
         """A block whose statements commit together (a savepoint when nested): ``atomic(alias)``."""
         return Atomic(alias, handler=self)

@@ -62,6 +62,7 @@ _MYSQL_INTEGRITY_CODES = frozenset({1048, 1062, 1216, 1217, 1451, 1452, 3819, 40
 #: wraps some asyncpg errors, e.g. string truncation, in its generic class only.
 _SQLSTATE_CLASSES: dict[str, type[exceptions.DatabaseError]] = {
     "08": exceptions.OperationalError,
+    "40": exceptions.TransactionConflict,
     "22": exceptions.DataError,
     "23": exceptions.IntegrityError,
     "42": exceptions.ProgrammingError,
@@ -72,6 +73,8 @@ _SQLSTATE_CLASSES: dict[str, type[exceptions.DatabaseError]] = {
 #: table or column as an OperationalError, PostgreSQL as a ProgrammingError.
 _PROGRAMMING = re.compile(r"^(no such (table|column|function)|.*syntax error)", re.I)
 _MYSQL_PROGRAMMING_CODES = frozenset({1054, 1064, 1146})
+#: deadlock found (1213): InnoDB rolled the whole transaction back
+_MYSQL_CONFLICT_CODES = frozenset({1213})
 
 
 def _mysql_code(error: BaseException) -> int | None:
@@ -96,6 +99,8 @@ def _by_code(error: BaseException) -> type[exceptions.DatabaseError] | None:
     code = _mysql_code(error)
     if code in _MYSQL_INTEGRITY_CODES:
         return exceptions.IntegrityError
+    if code in _MYSQL_CONFLICT_CODES:
+        return exceptions.TransactionConflict
     if code in _MYSQL_PROGRAMMING_CODES or _PROGRAMMING.search(first_line(error)):
         return exceptions.ProgrammingError
     return None

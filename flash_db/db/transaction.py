@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
-from ..exceptions import ConfigurationError, NotSupportedError
+from ..exceptions import ConfigurationError, DatabaseError, NotSupportedError
 from . import config
 from .context import Transaction, bind, current, current_transaction
 from .errors import translated
@@ -165,7 +165,15 @@ class Atomic:
             # Callbacks registered inside a rolled-back savepoint never run.
             del tx.callbacks[mark:]
             broken, tx.broken = tx.broken, False
-            await asyncio.shield(_rollback(tx.alias, savepoint))
+            try:
+                await asyncio.shield(_rollback(tx.alias, savepoint))
+            except DatabaseError:
+                if exc is None:
+                    raise
+                # The server already aborted the whole transaction (MySQL does on a
+                # deadlock): keep the original error; the outer block rolls back.
+                tx.broken = True
+                return
             if exc is None and broken:
                 raise ConfigurationError(_BROKEN)
             return

@@ -47,6 +47,10 @@ class Executor(Protocol):
         """Yield the rows of ``statement`` in chunks, without buffering the whole result."""
         ...
 
+    def in_transaction(self, alias: str) -> bool:
+        """Whether the running task has a transaction open on ``alias``."""
+        ...
+
     def transaction(self, alias: str) -> AbstractAsyncContextManager[Any]:
         """A block whose statements commit together (a savepoint when nested)."""
         ...

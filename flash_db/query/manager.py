@@ -99,6 +99,15 @@ class Manager(Generic[M]):
     def distinct(self) -> QuerySet[M]:
         return self.get_queryset().distinct()
 
+    def select_for_update(self) -> QuerySet[M]:
+        return self.get_queryset().select_for_update()
+
+    def select_related(self, *paths: str) -> QuerySet[M]:
+        return self.get_queryset().select_related(*paths)
+
+    def prefetch_related(self, *lookups: Any) -> QuerySet[M]:
+        return self.get_queryset().prefetch_related(*lookups)
+
     def using(self, alias: str) -> QuerySet[M]:
         return self.get_queryset().using(alias)
 

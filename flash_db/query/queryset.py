@@ -12,6 +12,8 @@ method (``count()``, ``get()``, ``update()`` …) is awaited::
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Mapping, Sequence
 from typing import Any, Generic, Self, overload
 
@@ -19,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from typing_extensions import TypeVar
 
-from ..exceptions import FieldError, NotSupportedError
+from ..exceptions import FieldError, IntegrityError, NotSupportedError, TransactionConflict
 from ..expressions import Expression, Q
 from . import hydrate, writes
 from .executor import Executor, get_executor
@@ -41,6 +43,9 @@ from .state import (
 
 M = TypeVar("M")
 R = TypeVar("R", default=M)
+
+#: times update_or_create() runs its own transaction when the database aborts it
+_CONFLICT_RETRIES = 5
 
 #: rows read from a get() to tell "one" from "more than one"
 _GET_LIMIT = 2
@@ -494,31 +499,73 @@ class QuerySet(Generic[M, R]):
     async def get_or_create(
         self, defaults: Mapping[str, Any] | None = None, **kwargs: Any
     ) -> tuple[M, bool]:
-        """``(obj, created)``: the row matching ``kwargs``, else a new one from ``kwargs`` + ``defaults``."""
+        """``(obj, created)``: the row matching ``kwargs``, else a new one from ``kwargs`` + ``defaults``.
+
+        Safe under concurrency when the lookup fields are unique: the INSERT runs in
+        a savepoint, and if another task created the row first (IntegrityError),
+        that row is fetched and returned. Without a unique constraint on the
+        lookup fields, concurrent calls can create duplicates.
+        """
+        alias = self._write_alias()
+        qs: Any = self.using(alias)
+        model: Any = self.model
         try:
-            return await self.get(**kwargs), False  # type: ignore[return-value]
-        except self.model.DoesNotExist:  # type: ignore[attr-defined]
+            return await qs.get(**kwargs), False
+        except model.DoesNotExist:
             pass
         params = {k: v for k, v in kwargs.items() if "__" not in k}
         params.update(defaults or {})
-        return await self.create(**params), True
+        try:
+            async with self._executor.transaction(alias):
+                return await qs.create(**params), True
+        except IntegrityError:
+            try:
+                return await qs.get(**kwargs), False
+            except model.DoesNotExist:
+                pass
+            raise
 
     async def update_or_create(
         self, defaults: Mapping[str, Any] | None = None, **kwargs: Any
     ) -> tuple[M, bool]:
-        """``(obj, created)``: update the row matching ``kwargs`` with ``defaults``, or create it."""
+        """``(obj, created)``: update the row matching ``kwargs`` with ``defaults``, or create it.
+
+        The row is locked (``SELECT … FOR UPDATE``) while it is updated; creation
+        is race-safe as in :meth:`get_or_create`.
+        """
+        alias = self._write_alias()
+        qs: Any = self.using(alias)
+        model: Any = self.model
         executor = self._executor
-        async with executor.transaction(self._write_alias()):
+        # Concurrent locking reads of a missing row can deadlock (MySQL's gap locks);
+        # the server then aborts one transaction, which is retried when it is ours.
+        attempts = 1 if executor.in_transaction(alias) else _CONFLICT_RETRIES
+        for attempt in range(attempts):
             try:
-                obj: Any = await self.get(**kwargs)
-            except self.model.DoesNotExist:  # type: ignore[attr-defined]
-                params = {k: v for k, v in kwargs.items() if "__" not in k}
-                params.update(defaults or {})
-                return await self.create(**params), True
-            for name, value in (defaults or {}).items():
-                setattr(obj, name, value)
-            await obj.save(using=self._state.using)
-            return obj, False
+                async with executor.transaction(alias):
+                    try:
+                        obj: Any = await qs.select_for_update().get(**kwargs)
+                    except model.DoesNotExist:
+                        obj, created = await qs.get_or_create(defaults, **kwargs)
+                        if created:
+                            return obj, True
+                    for name, value in (defaults or {}).items():
+                        setattr(obj, name, value)
+                    await obj.save(using=alias)
+                    return obj, False
+            except TransactionConflict:
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(random.uniform(0.001, 0.01) * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def select_for_update(self) -> Self:
+        """Lock the selected rows until the end of the transaction (``FOR UPDATE``).
+
+        Use it inside ``atomic()``. SQLite has no row locks (its transactions
+        lock the database), so there it changes nothing.
+        """
+        return self._replace(for_update=True)
 
     async def bulk_create(
         self,

@@ -50,6 +50,8 @@ class QueryState:
     prefetch: tuple[Any, ...] = ()
     #: rows already known (prefetched relations); any builder call drops them
     result_cache: tuple[Any, ...] | None = None
+    #: SELECT … FOR UPDATE
+    for_update: bool = False
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -169,6 +171,8 @@ def build_select(state: QueryState, columns: list[ColumnElement[Any]] | None = N
         stmt = stmt.limit(state.high - state.low)
     if state.low:
         stmt = stmt.offset(state.low)
+    if state.for_update:
+        stmt = stmt.with_for_update()
     return stmt
 
 
