@@ -36,7 +36,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from blinker import ANY, Namespace, Signal
+from blinker import Namespace, Signal
 
 _signals = Namespace()
 
@@ -51,9 +51,7 @@ post_migrate = _signals.signal("post_migrate", doc="After migrations ran on a da
 
 def has_receivers(signal: Signal, sender: Any) -> bool:
     """Whether sending ``signal`` for ``sender`` would call anything (a cheap check)."""
-    if not signal.receivers:
-        return False
-    return bool(signal.has_receivers_for(sender)) or bool(signal.has_receivers_for(ANY))
+    return bool(signal.receivers) and bool(signal.has_receivers_for(sender))
 
 
 async def send(signal: Signal, sender: Any, **kwargs: Any) -> list[tuple[Any, Any]]:

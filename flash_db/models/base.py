@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
 
-from .. import exceptions
+from .. import exceptions, signals
 from ..exceptions import ConfigurationError, FieldError, FlashDBError, ValidationError
 from ..fields import BigAutoField, Field
 from ..query import Manager, get_executor, writes
@@ -364,9 +364,14 @@ class Model(metaclass=ModelBase):
             )
             self.full_clean(exclude=exclude)
         executor = get_executor()
-        alias = executor.db_for_write(type(self), using, instance=self)
         model = type(self)
-        if force_insert or (self._adding and not force_update):
+        alias = executor.db_for_write(model, using, instance=self)
+        changed = frozenset(f.name for f in fields) if fields is not None else None
+        await signals.send(
+            signals.pre_save, model, instance=self, using=alias, update_fields=changed
+        )
+        created = force_insert or (self._adding and not force_update)
+        if created:
             await writes.insert_one(executor, alias, model, self)
         else:
             targets = (
@@ -385,9 +390,18 @@ class Model(metaclass=ModelBase):
                         f"{model.__name__} with pk={self.pk!r} was not updated: no such row on {alias!r}"
                     )
                 await writes.insert_one(executor, alias, model, self)
+                created = True
         values = self.__dict__
         values["_adding"] = False
         values["_db"] = alias
+        await signals.send(
+            signals.post_save,
+            model,
+            instance=self,
+            created=created,
+            using=alias,
+            update_fields=changed,
+        )
 
     async def delete(self, *, using: str | None = None) -> int:
         """DELETE this row; returns the number of rows deleted. The pk is set to ``None``."""
@@ -399,7 +413,7 @@ class Model(metaclass=ModelBase):
         alias = executor.db_for_write(type(self), using, instance=self)
         meta = self._meta
         if deletion.needs_collector(type(self)):
-            count = await deletion.delete_rows(type(self), alias, [self.pk])
+            count = await deletion.delete_rows(type(self), alias, [self.pk], instance=self)
         else:
             stmt = sa.delete(meta.table).where(meta.table.c[meta.pk.attname] == self.pk)
             count = int((await executor.execute(alias, stmt)).rowcount)

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .. import signals
 from ..exceptions import ProtectedError
 from ..fields.related import CASCADE, PROTECT, RESTRICT, SET_DEFAULT, SET_NULL
 from ..query import get_executor
@@ -27,8 +28,16 @@ _ORM_ACTIONS = (CASCADE, PROTECT, RESTRICT, SET_NULL, SET_DEFAULT)
 
 
 def needs_collector(model: Any) -> bool:
-    """Whether deleting ``model`` rows has ORM-side consequences."""
-    return any(fk.on_delete in _ORM_ACTIONS for fk in model._meta.referenced_by)
+    """Whether deleting ``model`` rows has ORM-side consequences (actions or signals)."""
+    return _sends_signals(model) or any(
+        fk.on_delete in _ORM_ACTIONS for fk in model._meta.referenced_by
+    )
+
+
+def _sends_signals(model: Any) -> bool:
+    return signals.has_receivers(signals.pre_delete, model) or signals.has_receivers(
+        signals.post_delete, model
+    )
 
 
 def _batches(keys: Sequence[Any]) -> list[Sequence[Any]]:
@@ -38,8 +47,10 @@ def _batches(keys: Sequence[Any]) -> list[Sequence[Any]]:
 class Collector:
     """Collects what a delete implies, then carries it out (see the module docstring)."""
 
-    def __init__(self, alias: str) -> None:
+    def __init__(self, alias: str, instance: Any = None) -> None:
         self.alias = alias
+        #: the instance whose delete() started this (signals send it, not a copy)
+        self.instance = instance
         self.executor = get_executor()
         #: (model, pks) in the order found; deleted in reverse (children first)
         self.levels: list[tuple[Any, list[Any]]] = []
@@ -131,11 +142,32 @@ class Collector:
             pk = table.c[model._meta.pk.attname]
             for level in await self._self_reference_levels(model, pks):
                 for batch in _batches(level):
+                    objs = await self._instances(model, batch)
+                    for obj in objs:
+                        await signals.send(
+                            signals.pre_delete, model, instance=obj, using=self.alias
+                        )
                     stmt = sa.delete(table).where(pk.in_(batch))
                     result = await self.executor.execute(self.alias, stmt)
                     if model is root:
                         deleted += int(result.rowcount)
+                    for obj in objs:
+                        await signals.send(
+                            signals.post_delete, model, instance=obj, using=self.alias
+                        )
         return deleted
+
+    async def _instances(self, model: Any, pks: Sequence[Any]) -> list[Any]:
+        """The objects about to be deleted, for delete signals (only if anyone listens)."""
+        if not _sends_signals(model):
+            return []
+        if (
+            self.instance is not None
+            and type(self.instance) is model
+            and list(pks) == [self.instance.pk]
+        ):
+            return [self.instance]
+        return list(await model.objects.using(self.alias).filter(pk__in=list(pks)))
 
     def _dependency_order(self) -> list[Any]:
         """Collected models, each after every collected model that references it."""
@@ -183,10 +215,14 @@ class Collector:
         return levels
 
 
-async def delete_rows(model: Any, alias: str, pks: Sequence[Any]) -> int:
-    """Delete ``model`` rows ``pks`` and what ``on_delete`` implies, in one transaction."""
+async def delete_rows(model: Any, alias: str, pks: Sequence[Any], instance: Any = None) -> int:
+    """Delete ``model`` rows ``pks`` and what ``on_delete`` implies, in one transaction.
+
+    ``pre_delete`` / ``post_delete`` go to each deleted object, cascaded ones
+    included, when the signals have receivers for its model.
+    """
     executor = get_executor()
     async with executor.transaction(alias):
-        collector = Collector(alias)
+        collector = Collector(alias, instance)
         await collector.collect(model, pks)
         return await collector.run(model)

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .. import signals
 from ..exceptions import RelationNotLoaded
 from ..query import Manager, QuerySet, get_executor
 from ..query.prefetch import PREFETCHED
@@ -114,8 +115,24 @@ class ManyRelatedManager(_BoundManager):
     def _alias(self) -> str:
         return get_executor().db_for_write(self.through_model, None, instance=self.instance)
 
+    async def _changed(self, action: str, pk_set: set[Any] | None, alias: str) -> None:
+        """Send ``m2m_changed`` (sender: the through model), if anyone listens."""
+        await signals.send(
+            signals.m2m_changed,
+            self.through_model,
+            instance=self.instance,
+            action=action,
+            reverse=self.relation.kind == "m2m_reverse",
+            model=self.relation.target,
+            pk_set=pk_set,
+            using=alias,
+        )
+
     async def add(self, *objs: Any) -> None:
-        """Link ``objs`` (instances or pks); links that exist already are left as they are."""
+        """Link ``objs`` (instances or pks); links that exist already are left as they are.
+
+        ``m2m_changed`` gets ``pre_add`` / ``post_add`` with the keys actually added.
+        """
         keys = self._target_keys(objs)
         if not keys:
             return
@@ -130,35 +147,45 @@ class ManyRelatedManager(_BoundManager):
                 ),
             )
             present = set(existing.scalars())
+            missing = [key for key in keys if key not in present]
+            await self._changed("pre_add", set(missing), alias)
             # Through-model instances, so that extra fields get their defaults.
             links = [
                 self.through_model(**{self.source_column.key: source, self.target_column.key: key})
-                for key in keys
-                if key not in present
+                for key in missing
             ]
             if links:
                 await self.through_model.objects.using(alias).bulk_create(links)
+            await self._changed("post_add", set(missing), alias)
         self._forget_prefetched()
 
     async def remove(self, *objs: Any) -> None:
-        """Unlink ``objs`` (instances or pks)."""
+        """Unlink ``objs`` (instances or pks); ``m2m_changed`` gets ``pre_remove`` / ``post_remove``."""
         keys = self._target_keys(objs)
         if not keys:
             return
-        await get_executor().execute(
-            self._alias(),
-            sa.delete(self.through_table).where(
-                self.source_column == self._source_key(), self.target_column.in_(keys)
-            ),
-        )
+        alias = self._alias()
+        async with get_executor().transaction(alias):
+            await self._changed("pre_remove", set(keys), alias)
+            await get_executor().execute(
+                alias,
+                sa.delete(self.through_table).where(
+                    self.source_column == self._source_key(), self.target_column.in_(keys)
+                ),
+            )
+            await self._changed("post_remove", set(keys), alias)
         self._forget_prefetched()
 
     async def clear(self) -> None:
-        """Unlink every related object."""
-        await get_executor().execute(
-            self._alias(),
-            sa.delete(self.through_table).where(self.source_column == self._source_key()),
-        )
+        """Unlink every related object; ``m2m_changed`` gets ``pre_clear`` / ``post_clear``."""
+        alias = self._alias()
+        async with get_executor().transaction(alias):
+            await self._changed("pre_clear", None, alias)
+            await get_executor().execute(
+                alias,
+                sa.delete(self.through_table).where(self.source_column == self._source_key()),
+            )
+            await self._changed("post_clear", None, alias)
         self._forget_prefetched()
 
     async def set(self, objs: Iterable[Any]) -> None:
