@@ -21,46 +21,41 @@ def _install(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
 
 
+def _tests(session: nox.Session, *, postgres: bool, mysql: bool) -> None:
+    _install(session)
+    env = {
+        "FLASH_DB_TEST_POSTGRES": os.environ.get("FLASH_DB_TEST_POSTGRES", PG_URL)
+        if postgres
+        else "",
+        "FLASH_DB_TEST_MYSQL": os.environ.get("FLASH_DB_TEST_MYSQL", MYSQL_URL) if mysql else "",
+    }
+    if postgres and mysql:
+        env["FLASH_DB_TEST_REQUIRE_ALL"] = "1"
+    session.run("python", "-m", "pytest", *session.posargs, env=env)
+
+
 @nox.session(name="tests-sqlite")
 def tests_sqlite(session: nox.Session) -> None:
     """The suite on SQLite only."""
-    _install(session)
-    env = {"FLASH_DB_TEST_POSTGRES": "", "FLASH_DB_TEST_MYSQL": ""}
-    session.run("python", "-m", "pytest", *session.posargs, env=env)
+    _tests(session, postgres=False, mysql=False)
 
 
 @nox.session(name="tests-postgres")
 def tests_postgres(session: nox.Session) -> None:
     """The suite on SQLite and PostgreSQL."""
-    _install(session)
-    env = {
-        "FLASH_DB_TEST_POSTGRES": os.environ.get("FLASH_DB_TEST_POSTGRES", PG_URL),
-        "FLASH_DB_TEST_MYSQL": "",
-    }
-    session.run("python", "-m", "pytest", *session.posargs, env=env)
+    _tests(session, postgres=True, mysql=False)
 
 
 @nox.session(name="tests-mysql")
 def tests_mysql(session: nox.Session) -> None:
     """The suite on SQLite and MySQL/MariaDB."""
-    _install(session)
-    env = {
-        "FLASH_DB_TEST_MYSQL": os.environ.get("FLASH_DB_TEST_MYSQL", MYSQL_URL),
-        "FLASH_DB_TEST_POSTGRES": "",
-    }
-    session.run("python", "-m", "pytest", *session.posargs, env=env)
+    _tests(session, postgres=False, mysql=True)
 
 
 @nox.session(name="tests-all")
 def tests_all(session: nox.Session) -> None:
     """The suite on all three backends, as CI runs it."""
-    _install(session)
-    env = {
-        "FLASH_DB_TEST_POSTGRES": os.environ.get("FLASH_DB_TEST_POSTGRES", PG_URL),
-        "FLASH_DB_TEST_MYSQL": os.environ.get("FLASH_DB_TEST_MYSQL", MYSQL_URL),
-        "FLASH_DB_TEST_REQUIRE_ALL": "1",
-    }
-    session.run("python", "-m", "pytest", *session.posargs, env=env)
+    _tests(session, postgres=True, mysql=True)
 
 
 @nox.session

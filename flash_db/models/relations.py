@@ -150,40 +150,43 @@ def _finish_many_to_many(field: ManyToManyField[Any], target: Any, through: Any)
     field.through = through
     source_fk, target_fk = _through_keys(field, through, model, target)
     field.source_fk, field.target_fk = source_fk, target_fk
-    pk, target_pk = model._meta.pk, target._meta.pk
-    model._meta.relations[field.name] = Relation(
-        name=field.name,
-        kind="m2m",
+    _add_many_to_many(field, "m2m", field.name, field.name, model, target, source_fk, target_fk)
+    reverse_name = field.related_query_name()
+    if reverse_name.endswith("+"):
+        return
+    _check_free(target, reverse_name, field)
+    accessor = field.related_accessor_name()
+    _add_many_to_many(
+        field, "m2m_reverse", reverse_name, accessor, target, model, target_fk, source_fk
+    )
+
+
+def _add_many_to_many(
+    field: ManyToManyField[Any],
+    kind: str,
+    key: str,
+    accessor: str,
+    model: Any,
+    target: Any,
+    to_model: ForeignKey[Any, Any],
+    to_target: ForeignKey[Any, Any],
+) -> None:
+    """File one side of a many-to-many relation on ``model`` and give it its manager attribute."""
+    relation = Relation(
+        name=accessor,
+        kind=kind,
         model=model,
         target=target,
         field=field,
         steps=(
-            JoinStep(through, pk.attname, source_fk.attname),
-            JoinStep(target, target_fk.attname, target_pk.attname),
+            JoinStep(field.through, model._meta.pk.attname, to_model.attname),
+            JoinStep(target, to_target.attname, target._meta.pk.attname),
         ),
         multiple=True,
         nullable=True,
     )
-    setattr(model, field.name, ManyRelatedManagerDescriptor(model._meta.relations[field.name]))
-    reverse_name = field.related_query_name()
-    if reverse_name.endswith("+"):
-        return
-    accessor = field.related_accessor_name()
-    _check_free(target, reverse_name, field)
-    target._meta.relations[reverse_name] = Relation(
-        name=accessor,
-        kind="m2m_reverse",
-        model=target,
-        target=model,
-        field=field,
-        steps=(
-            JoinStep(through, target_pk.attname, target_fk.attname),
-            JoinStep(model, source_fk.attname, pk.attname),
-        ),
-        multiple=True,
-        nullable=True,
-    )
-    setattr(target, accessor, ManyRelatedManagerDescriptor(target._meta.relations[reverse_name]))
+    model._meta.relations[key] = relation
+    setattr(model, accessor, ManyRelatedManagerDescriptor(relation))
 
 
 def _auto_through(field: ManyToManyField[Any], model: Any, target: Any) -> Any:
