@@ -155,8 +155,8 @@ class Field(RegisterLookupMixin, Generic[T, N]):
             return self
         # Only reached when the value is missing from the instance __dict__.
         raise AttributeError(
-            f"{type(instance).__name__}.{self.attname} was not loaded "
-            f"(deferred by only()/defer()); call refresh_from_db() to load it"
+            f"{type(instance).__name__}.{self.attname} has no value on this instance "
+            f"(it was built without __init__ and never loaded); call refresh_from_db() to load it"
         )
 
     if TYPE_CHECKING:
