@@ -405,3 +405,23 @@ class RelCopy(Model):
 
     class Meta:
         table = "rel_copies"
+
+
+# -- transactions (tests/integration/test_transactions.py) ----------------------------------
+
+
+class TxItem(Model):
+    name = fields.CharField(max_length=100)
+
+    class Meta:
+        table = "tx_items"
+
+
+class TxKeyed(Model):
+    """A unique lookup field: get_or_create / update_or_create are race-safe on it."""
+
+    key = fields.CharField(max_length=50, unique=True)
+    value = fields.IntegerField(default=0)
+
+    class Meta:
+        table = "tx_keyed"

@@ -58,6 +58,20 @@ class Database:
         return f"<Database {self.alias!r} {self.display_url}>"
 
 
+def _sqlite_begin(connection: Any) -> None:
+    """Start SQLite transactions when atomic() begins (SQLAlchemy's pysqlite recipe).
+
+    The sqlite3 driver would only send BEGIN before the first INSERT/UPDATE/DELETE,
+    so reads and savepoints before it ran outside the transaction (a savepoint
+    opening the transaction commits it when released). BEGIN IMMEDIATE takes the
+    write lock up front: concurrent writers wait (busy timeout) instead of
+    failing with "database is locked" when they upgrade their lock.
+    """
+    # The driver's isolation_level is None in autocommit (outside atomic()).
+    if connection.connection.dbapi_connection.isolation_level is not None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # Enforce foreign keys (off by default in SQLite), and make LIKE
@@ -99,6 +113,7 @@ def _engine_for(url: URL, options: Mapping[str, Any]) -> AsyncEngine:
         raise ConfigurationError(f"bad engine options for {config.mask(url)}: {exc}") from None
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
 
