@@ -22,35 +22,18 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from bench import Item  # the workload model; micro.py runs beside bench.py
 from sqlalchemy.dialects import postgresql
 
-from flash_db import Model, fields
 from flash_db.query.hydrate import instances
 from flash_db.query.state import build_select
 
-
-class MicroItem(Model):
-    name = fields.CharField(max_length=100, db_index=True)
-    description = fields.TextField()
-    flag = fields.BooleanField(default=False)
-    created = fields.DateTimeField()
-    amount = fields.DecimalField(max_digits=10, decimal_places=2)
-    score = fields.IntegerField()
-    rank = fields.IntegerField(null=True)
-    ratio = fields.FloatField()
-    category = fields.CharField(max_length=20)
-
-    class Meta:
-        app_label = "bench"
-        table = "bench_micro_item"
-
-
 DIALECT = postgresql.asyncpg.dialect()  # type: ignore[attr-defined]
-TABLE = MicroItem._meta.table
+TABLE = Item._meta.table
 
 
 def flash_queryset() -> Any:
-    qs = MicroItem.objects.filter(score__gte=10, name__startswith="item").order_by("-created")
+    qs = Item.objects.filter(score__gte=10, name__startswith="item").order_by("-created")
     return build_select(qs[:20]._state)
 
 
@@ -100,7 +83,7 @@ def main() -> None:
         )
     )
 
-    names = MicroItem._meta.attnames
+    names = Item._meta.attnames
     rows = [
         (
             i,
@@ -120,14 +103,14 @@ def main() -> None:
     results.append(
         (
             "hydrate 10,000 rows: instances vs dicts",
-            best(lambda: instances(MicroItem, names, rows, "default"), hydrate_n),
+            best(lambda: instances(Item, names, rows, "default"), hydrate_n),
             best(lambda: [dict(zip(names, r, strict=True)) for r in rows], hydrate_n),
         )
     )
     results.append(
         (
             "hydrate 10,000 rows: instances vs tuples",
-            best(lambda: instances(MicroItem, names, rows, "default"), hydrate_n),
+            best(lambda: instances(Item, names, rows, "default"), hydrate_n),
             best(lambda: [tuple(r) for r in rows], hydrate_n),
         )
     )
