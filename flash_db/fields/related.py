@@ -74,10 +74,6 @@ class RelatedField(Field[T, N]):
         self.related_name = related_name
         self.remote_model: Any = None
 
-    @property
-    def resolved(self) -> bool:
-        return self.remote_model is not None
-
     def related_query_name(self) -> str:
         """The name the target model uses for this relation in lookups (``author.books``)."""
         return self.related_name or self.model.__name__.lower()
@@ -275,9 +271,6 @@ class ManyToManyField(RelatedField[Any, Literal[False]], Generic[M]):
         super().__init__(to, related_name=related_name, **kwargs)
         self.through = through
         self.db_table = db_table
-        #: the through model's ForeignKey to this side and to the target (set when resolved)
-        self.source_fk: ForeignKey[Any, Any] | None = None
-        self.target_fk: ForeignKey[Any, Any] | None = None
 
     if TYPE_CHECKING:
 

@@ -155,11 +155,6 @@ class Options:
         """Relation fields declared on this model (ForeignKey, OneToOne, ManyToMany)."""
         return tuple(f for f in self.fields if f.is_relation)
 
-    @property
-    def reverse_relations(self) -> tuple[Relation, ...]:
-        """Foreign keys of other models that point here (what ``on_delete`` acts on)."""
-        return tuple(r for r in self.relations.values() if r.kind == "reverse")
-
     def __repr__(self) -> str:
         return f"<Options for {self.label}>"
 

@@ -149,7 +149,6 @@ def _finish_many_to_many(field: ManyToManyField[Any], target: Any, through: Any)
         through = _auto_through(field, model, target)
     field.through = through
     source_fk, target_fk = _through_keys(field, through, model, target)
-    field.source_fk, field.target_fk = source_fk, target_fk
     _add_many_to_many(field, "m2m", field.name, field.name, model, target, source_fk, target_fk)
     reverse_name = field.related_query_name()
     if reverse_name.endswith("+"):
