@@ -34,6 +34,7 @@ that models, managers and the database layer can all send these signals.
 from __future__ import annotations
 
 import inspect
+import weakref
 from typing import Any
 
 from blinker import Namespace, Signal
@@ -62,12 +63,29 @@ async def send(signal: Signal, sender: Any, **kwargs: Any) -> list[tuple[Any, An
     if not signal.receivers:
         return []
     results = []
-    for receiver in signal.receivers_for(sender):
+    for receiver in _in_connection_order(signal, list(signal.receivers_for(sender))):
         result = receiver(sender, **kwargs)
         if inspect.isawaitable(result):
             result = await result
         results.append((receiver, result))
     return results
+
+
+def _in_connection_order(signal: Signal, found: list[Any]) -> list[Any]:
+    """``found`` sorted as the receivers were connected.
+
+    blinker's ``receivers_for()`` yields them from a set of ids, in no set order;
+    ``signal.receivers`` is a dict, so it keeps the connection order.
+    """
+    if len(found) < 2:
+        return found
+    connected = [r() if isinstance(r, weakref.ref) else r for r in signal.receivers.values()]
+
+    def position(receiver: Any) -> int:
+        # == rather than `is`: a weakly held bound method comes back as a new object.
+        return next((i for i, r in enumerate(connected) if r == receiver), len(connected))
+
+    return sorted(found, key=position)
 
 
 __all__ = [
