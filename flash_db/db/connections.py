@@ -117,6 +117,18 @@ def _engine_for(url: URL, options: Mapping[str, Any]) -> AsyncEngine:
     return engine
 
 
+def allow_migrate(routers: Sequence[Any], alias: str, model: Any) -> bool:
+    """Whether ``model``'s table belongs on ``alias``: the first router with an opinion, else
+    ``Meta.database`` (``"default"`` when unset)."""
+    for router in routers:
+        decide = getattr(router, "allow_migrate", None)
+        if decide is not None:
+            verdict = decide(alias, model)
+            if verdict is not None:
+                return bool(verdict)
+    return (model._meta.database or config.DEFAULT_ALIAS) == alias
+
+
 class ConnectionHandler:
     """The configured databases, routers, and the executor used by QuerySets."""
 
@@ -223,13 +235,7 @@ class ConnectionHandler:
 
     def allow_migrate(self, alias: str, model: Any) -> bool:
         """Whether ``model``'s table belongs on ``alias`` (routers first, then Meta.database)."""
-        for router in self.routers:
-            decide = getattr(router, "allow_migrate", None)
-            if decide is not None:
-                verdict = decide(alias, model)
-                if verdict is not None:
-                    return bool(verdict)
-        return (model._meta.database or config.DEFAULT_ALIAS) == alias
+        return allow_migrate(self.routers, alias, model)
 
     # -- executor ---------------------------------------------------------------------------
 

@@ -1,0 +1,118 @@
+"""Temporary projects for the ``flash`` command tests: a folder with pyproject.toml and models.
+
+``scratch_url(backend)`` gives a brand-new, empty database on the backend's server
+(PostgreSQL and MariaDB: ``CREATE DATABASE flash_scratch_<n>``; SQLite: a new file),
+so CLI tests never touch the suite's own tables; ``drop_scratch(url)`` removes it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from .. import conftest
+
+FLASH = str(Path(sys.executable).with_name("flash"))
+_counter = itertools.count()
+
+
+def _server_url(backend: str) -> str:
+    return conftest.BACKENDS[backend][0]
+
+
+def scratch_url(backend: str, tmp_path: Path) -> str:
+    """A new empty database on ``backend``'s server, as an async SQLAlchemy URL string."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / f'scratch{next(_counter)}.sqlite3'}"
+    name = f"flash_scratch_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    base = make_url(_server_url(backend))
+    _admin(base, f"CREATE DATABASE {name}")
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_scratch(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return
+    _admin(parsed, f"DROP DATABASE IF EXISTS {parsed.database}")
+
+
+def _admin(url: sa.engine.URL, statement: str) -> None:
+    """Run ``statement`` outside a transaction with the command-line client of the server."""
+    if url.get_backend_name() == "postgresql":
+        cmd = [
+            "psql",
+            "-h", url.host or "127.0.0.1",
+            "-p", str(url.port or 5432),
+            "-U", url.username or "postgres",
+            "-d", "postgres",
+            "-v", "ON_ERROR_STOP=1",
+            "-qc", statement,
+        ]  # fmt: skip
+    else:
+        cmd = [
+            "mariadb",
+            "-h", url.host or "127.0.0.1",
+            "-P", str(url.port or 3306),
+            "-u", url.username or "root",
+            "-e", statement,
+        ]  # fmt: skip
+        if url.password:
+            cmd.insert(1, f"-p{url.password}")
+    subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60)
+
+
+@dataclass
+class FlashProject:
+    """A project folder: ``pyproject.toml`` naming the databases, and model modules."""
+
+    root: Path
+    databases: dict[str, str]
+    models: tuple[str, ...] = ("app.models",)
+
+    def write_config(self, extra: str = "") -> None:
+        dbs = "\n".join(f'{alias} = "{url}"' for alias, url in self.databases.items())
+        models = ", ".join(f'"{m}"' for m in self.models)
+        (self.root / "pyproject.toml").write_text(
+            f'[tool.flash_db]\nmodels = [{models}]\nmigrations = "migrations"\n{extra}\n'
+            f"[tool.flash_db.databases]\n{dbs}\n"
+        )
+
+    def write_module(self, module: str, source: str) -> Path:
+        """Write ``module`` (dotted name) under the project, creating packages as needed."""
+        parts = module.split(".")
+        folder = self.root.joinpath(*parts[:-1])
+        folder.mkdir(parents=True, exist_ok=True)
+        for depth in range(1, len(parts)):
+            init = self.root.joinpath(*parts[:depth], "__init__.py")
+            if not init.exists():
+                init.write_text("")
+        path = folder / f"{parts[-1]}.py"
+        path.write_text(textwrap.dedent(source).lstrip())
+        return path
+
+    def flash(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run the real ``flash`` executable in the project folder."""
+        env = {k: v for k, v in os.environ.items() if k not in ("FLASH_DB_URL", "FLASH_DB_CONFIG")}
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        return subprocess.run(
+            [FLASH, *args], cwd=self.root, env=env, capture_output=True, text=True, timeout=timeout
+        )
+
+    def ok(self, *args: str) -> str:
+        """Run ``flash *args``, assert exit code 0, return stdout."""
+        result = self.flash(*args)
+        assert result.returncode == 0, (
+            f"flash {' '.join(args)} exited {result.returncode}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+        return result.stdout
