@@ -8,6 +8,7 @@ database error::
     FlashDBError
     ├── ConfigurationError          bad settings, unknown database alias, model definition errors
     ├── FieldError                  unknown field / lookup / annotation name in a query
+    ├── FixtureError                loaddata/dumpdata: missing or malformed fixture, unknown model/field
     ├── ValidationError             full_clean() failed; .errors maps field -> [messages]
     ├── ObjectDoesNotExist
     │   └── DoesNotExist            get() matched nothing (also Model.DoesNotExist)
@@ -15,6 +16,7 @@ database error::
     ├── ProtectedError              a PROTECT on_delete prevented a delete
     ├── RelationNotLoaded           attribute access to a relation that was not fetched
     ├── NotSupportedError           the backend cannot do what was asked
+    ├── MigrationError              unknown revision, database behind its migrations, bad history
     └── DatabaseError               the database refused a statement (.driver_error keeps the original)
         ├── IntegrityError          unique / foreign key / not null / check constraint violated
         ├── DataError               value out of range, bad format for the column type
@@ -50,8 +52,20 @@ class FieldError(FlashDBError):
     """A query named a field, lookup or annotation that does not exist."""
 
 
+class FixtureError(FlashDBError):
+    """A fixture file is missing or malformed, or names a model or field that does not exist.
+
+    The message starts with ``file:line`` when the problem is in a file.
+    """
+
+
 class NotSupportedError(FlashDBError):
     """The database backend cannot do what was asked."""
+
+
+class MigrationError(FlashDBError):
+    """A migration command cannot go on: unknown or ambiguous revision, a database with
+    unapplied migrations, a broken migrations folder. The message names the fix."""
 
 
 class ObjectDoesNotExist(FlashDBError):
@@ -165,8 +179,10 @@ __all__ = [
     "DatabaseError",
     "DoesNotExist",
     "FieldError",
+    "FixtureError",
     "FlashDBError",
     "IntegrityError",
+    "MigrationError",
     "MultipleObjectsReturned",
     "NotSupportedError",
     "ObjectDoesNotExist",

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ class Project:
 
     settings: config.Settings
     root: Path
+    _routers: list[Any] | None = None
 
     @property
     def migrations_root(self) -> Path:
@@ -56,12 +56,21 @@ class Project:
             ) from None
 
     @property
+    def routers(self) -> list[Any]:
+        """Instances of the router classes named in ``[tool.flash_db] routers``."""
+        if self._routers is None:
+            self._routers = [
+                _import_object(path)() for path in _as_list(self.settings.extra.get("routers"))
+            ]
+        return self._routers
+
+    @property
     def aliases(self) -> list[str]:
         return list(self.settings.databases)
 
-    def models_for(self, alias: str, routers: Sequence[Any] = ()) -> list[Any]:
+    def models_for(self, alias: str) -> list[Any]:
         """Registered models whose table belongs on ``alias`` (routers, then ``Meta.database``)."""
-        return [m for m in registry if allow_migrate(routers, alias, m)]
+        return [m for m in registry if allow_migrate(self.routers, alias, m)]
 
 
 def load_project(
@@ -98,3 +107,20 @@ def import_models_of(project: Project) -> None:
                     f"{project.settings.pyproject}); is it under {project.root}?"
                 ) from None
             raise
+
+
+def _as_list(value: Any) -> list[str]:
+    if not value:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _import_object(path: str) -> Any:
+    """``"package.module.Name"`` → the object."""
+    module, _, name = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        raise ConfigurationError(
+            f"cannot import {path!r} named in [tool.flash_db]; write it as 'package.module.Name'"
+        ) from None

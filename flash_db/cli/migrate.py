@@ -1,0 +1,178 @@
+"""``flash db makemigrations``, ``migrate``, ``showmigrations``, ``sqlmigrate`` and ``alembic``.
+
+Without ``--database`` a command works on every configured database that has
+models or a migrations folder, each with its own history.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from ..migrations import commands
+from ..migrations.project import Project, load_project
+from ._common import DatabaseOption, Failed, config_path, db_app, detail, run, say
+
+
+def _project() -> Project:
+    return load_project(config_path())
+
+
+@db_app.command("makemigrations")
+def makemigrations(
+    message: Annotated[
+        str | None, typer.Option("--message", "-m", help="The revision's message.")
+    ] = None,
+    database: DatabaseOption = None,
+    empty: Annotated[
+        bool, typer.Option("--empty", help="Write an empty revision to fill in.")
+    ] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Write nothing; exit 1 if the models differ from the migrations."
+        ),
+    ] = False,
+) -> None:
+    """Write a migration for the difference between the models and the database."""
+
+    async def work() -> None:
+        project = _project()
+        async with commands.connected(project):
+            aliases = commands.aliases_to_migrate(project, database)
+            if check:
+                await _check(project, aliases)
+                return
+            for alias in aliases:
+                path = await commands.makemigrations(project, alias, message=message, empty=empty)
+                if path is None:
+                    say(f"{alias}: no changes")
+                else:
+                    say(f"{alias}: wrote {_relative(project, path)}")
+
+    run(work())
+
+
+async def _check(project: Project, aliases: list[str]) -> None:
+    problems = []
+    for alias in aliases:
+        changes = await commands.check(project, alias)
+        if changes:
+            problems.append(f"{alias}: models and migrations differ ({len(changes)} change(s)):")
+            problems.extend(f"  {_change(c)}" for c in changes)
+        else:
+            detail(f"{alias}: in sync")
+    if problems:
+        problems.append("run `flash db makemigrations` to write the migration")
+        raise Failed("\n".join(problems))
+    say("models and migrations are in sync")
+
+
+def _change(change: Any) -> str:
+    """One line for one of Alembic's diff entries."""
+    if isinstance(change, list):
+        return "; ".join(_change(c) for c in change)
+    kind, *rest = change
+    if kind in ("add_table", "remove_table"):
+        return f"{kind.replace('_', ' ')} {rest[0].name}"
+    if kind in ("add_column", "remove_column"):
+        return f"{kind.replace('_', ' ')} {rest[1]}.{rest[2].name}"
+    if kind.startswith("modify_"):
+        _schema, table, column, _info, old, new = rest
+        return f"{kind.replace('_', ' ')} {table}.{column}: {old!r} -> {new!r}"
+    if kind in (
+        "add_index",
+        "remove_index",
+        "add_constraint",
+        "remove_constraint",
+        "add_fk",
+        "remove_fk",
+    ):
+        obj = rest[0]
+        table = getattr(getattr(obj, "table", None), "name", None) or getattr(obj, "parent", None)
+        return f"{kind.replace('_', ' ')} {obj.name or ''} on {table}"
+    return f"{kind} {rest}"
+
+
+def _relative(project: Project, path: Any) -> str:
+    try:
+        return str(path.relative_to(project.root))
+    except ValueError:
+        return str(path)
+
+
+@db_app.command("migrate", context_settings={"ignore_unknown_options": True})
+def migrate(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="head (default), a revision or unique prefix, -N (steps back), or zero."
+        ),
+    ] = "head",
+    database: DatabaseOption = None,
+    sql: Annotated[
+        bool, typer.Option("--sql", help="Print the SQL instead of running it.")
+    ] = False,
+) -> None:
+    """Apply (or unapply) migrations, up to TARGET."""
+    if sql:
+        project = _project()
+        for alias in commands.aliases_to_migrate(project, database):
+            typer.echo(run(_sql(project, alias, target)), nl=False)
+        return
+
+    async def work() -> None:
+        project = _project()
+        async with commands.connected(project):
+            for alias in commands.aliases_to_migrate(project, database):
+                steps = await commands.migrate(project, alias, target)
+                if not steps:
+                    say(f"{alias}: nothing to do")
+                for step in steps:
+                    arrow = "applied" if step.direction == "up" else "unapplied"
+                    say(f"{alias}: {arrow} {step.revision} {step.message}".rstrip())
+
+    run(work())
+
+
+async def _sql(project: Project, alias: str, target: str) -> str:
+    return commands.migrate_sql(project, alias, target)
+
+
+@db_app.command("showmigrations")
+def showmigrations(database: DatabaseOption = None) -> None:
+    """List each database's migrations: [X] applied, [ ] pending."""
+
+    async def work() -> None:
+        project = _project()
+        async with commands.connected(project):
+            for alias in commands.aliases_to_migrate(project, database):
+                say(alias)
+                if not commands.has_history(project, alias):
+                    say("  (no migrations)")
+                    continue
+                for entry in await commands.history(project, alias):
+                    mark = "X" if entry.applied else " "
+                    head = " (head)" if entry.head else ""
+                    say(f"  [{mark}] {entry.revision} {entry.message}{head}")
+
+    run(work())
+
+
+@db_app.command("sqlmigrate")
+def sqlmigrate(
+    revision: Annotated[str, typer.Argument(help="A revision or unique prefix.")],
+    database: DatabaseOption = None,
+    backwards: Annotated[
+        bool, typer.Option("--backwards", help="The SQL of its downgrade.")
+    ] = False,
+) -> None:
+    """Print the SQL of one migration."""
+    project = _project()
+    alias = database or "default"
+    typer.echo(run(_sqlmigrate(project, alias, revision, backwards)), nl=False)
+
+
+async def _sqlmigrate(project: Project, alias: str, revision: str, backwards: bool) -> str:
+    return commands.sqlmigrate(project, alias, revision, backwards=backwards)

@@ -1,0 +1,117 @@
+"""How flash_db compares models with a database: the Alembic ``context.configure()`` options.
+
+One database alias has one migration history and sees only its own tables:
+the tables of the models that ``allow_migrate`` puts there (``Meta.database``,
+routers). Tables of models that live on another alias are never touched, and
+the version table (``alembic_version``, ``alembic_version_<alias>`` for other
+aliases, so two aliases can share one server database) is never compared.
+
+Column types are compared (``compare_type``) and so are server defaults.
+flash_db's own column types (``flash_db.sqltypes``) are rendered in revisions
+as the plain SQLAlchemy type they are on that database, so a revision never
+imports flash_db and later changes to flash_db cannot break it. SQLite
+ALTERs go through Alembic's batch mode (copy-and-move).
+
+``diff(connection, alias)`` is what ``makemigrations --check`` reports::
+
+    async with engine.connect() as conn:
+        changes = await conn.run_sync(diff, "default")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.autogenerate.api import AutogenContext
+from alembic.autogenerate.render import _repr_type
+from alembic.migration import MigrationContext
+from sqlalchemy.types import TypeDecorator
+
+from ..db.config import DEFAULT_ALIAS
+from ..db.connections import allow_migrate
+from ..models import metadata, registry
+
+VERSION_TABLE_PREFIX = "alembic_version"
+
+#: ``alembic.config.Config.attributes`` keys: what flash_db's commands hand to env.py
+ALIAS = "flash_db_alias"
+CONNECTION = "connection"
+ASYNC_CONNECTION = "flash_db_async_connection"
+ROUTERS = "flash_db_routers"
+DIALECT = "flash_db_dialect"
+ON_VERSION_APPLY = "flash_db_on_version_apply"
+
+
+def version_table(alias: str) -> str:
+    """The table that records ``alias``'s applied revision."""
+    return VERSION_TABLE_PREFIX if alias == DEFAULT_ALIAS else f"{VERSION_TABLE_PREFIX}_{alias}"
+
+
+def tables_for(alias: str, routers: Sequence[Any] = ()) -> set[str]:
+    """Names of the tables that belong on ``alias``."""
+    return {m._meta.table.name for m in registry if allow_migrate(routers, alias, m)}
+
+
+def include_object_for(
+    alias: str, routers: Sequence[Any] = ()
+) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """An ``include_object`` hook: ``alias``'s tables, never another alias's, never the version table."""
+    own = tables_for(alias, routers)
+    known = set(metadata.tables)
+
+    def include_object(
+        obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+    ) -> bool:
+        if type_ != "table":
+            table = getattr(obj, "table", None)
+            return table is None or _include_table(table.name, reflected)
+        return _include_table(name or "", reflected)
+
+    def _include_table(name: str, reflected: bool) -> bool:
+        if name.startswith(VERSION_TABLE_PREFIX):
+            return False
+        if name in own:
+            return True
+        # A table in the database that no model of any alias claims was dropped
+        # from the models: include it (autogenerate drops it). One that belongs to
+        # a model of another alias is that alias's business.
+        return reflected and name not in known
+
+    return include_object
+
+
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+    """Render flash_db's TypeDecorators as the SQLAlchemy type they are on this dialect."""
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        return _repr_type(obj.load_dialect_impl(autogen_context.dialect), autogen_context)
+    return False
+
+
+def context_options(alias: str, dialect_name: str, routers: Sequence[Any] = ()) -> dict[str, Any]:
+    """The ``context.configure()`` keyword arguments flash_db uses for ``alias``."""
+    return {
+        "target_metadata": metadata,
+        "version_table": version_table(alias),
+        "include_object": include_object_for(alias, routers),
+        "compare_type": True,
+        "compare_server_default": True,
+        "render_item": render_item,
+        "render_as_batch": dialect_name == "sqlite",
+        # Each revision commits on its own where DDL is transactional (PostgreSQL,
+        # SQLite): a failing revision leaves the schema as the previous one left it.
+        "transaction_per_migration": True,
+    }
+
+
+def diff(connection: sa.Connection, alias: str, routers: Sequence[Any] = ()) -> list[Any]:
+    """The differences between ``alias``'s models and the database (Alembic's diff tuples)."""
+    options = context_options(alias, connection.dialect.name, routers)
+    opts = {
+        k: options[k]
+        for k in ("compare_type", "compare_server_default", "include_object", "render_item")
+    }
+    context = MigrationContext.configure(connection, opts=opts)
+    return list(compare_metadata(context, metadata))

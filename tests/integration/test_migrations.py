@@ -1,0 +1,189 @@
+"""``flash db makemigrations`` / ``migrate`` / ``showmigrations`` / ``sqlmigrate``, through the
+real ``flash`` executable in a temporary project, on every backend."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .flashproject import FlashProject
+
+V1 = """
+from flash_db import Model, fields
+
+
+class Publisher(Model):
+    name = fields.CharField(max_length=100)
+
+
+class Author(Model):
+    name = fields.CharField(max_length=100)
+    email = fields.CharField(max_length=254)
+    rating = fields.IntegerField(default=0)
+    code = fields.CharField(max_length=20)
+
+
+class Book(Model):
+    title = fields.CharField(max_length=200)
+    author = fields.ForeignKey(Author, related_name="books", on_delete=fields.CASCADE)
+"""
+
+# One change of each kind the autogenerate must see: column type, nullability,
+# server default, index, unique, and a new foreign key; plus a new table.
+V2 = """
+from flash_db import Model, fields
+
+
+class Publisher(Model):
+    name = fields.CharField(max_length=100)
+
+
+class Author(Model):
+    name = fields.CharField(max_length=300)
+    email = fields.CharField(max_length=254, null=True)
+    rating = fields.IntegerField(default=0, db_default=5)
+    code = fields.CharField(max_length=20, unique=True)
+
+
+class Book(Model):
+    title = fields.CharField(max_length=200, db_index=True)
+    author = fields.ForeignKey(Author, related_name="books", on_delete=fields.CASCADE)
+    publisher = fields.ForeignKey(Publisher, null=True, on_delete=fields.SET_NULL)
+
+
+class Review(Model):
+    book = fields.ForeignKey(Book, on_delete=fields.CASCADE)
+    stars = fields.SmallIntegerField()
+"""
+
+
+def tables(project: FlashProject, alias: str = "default") -> set[str]:
+    """The tables in ``alias``'s database, read by a separate Python process."""
+    code = (
+        "import asyncio, sqlalchemy as sa\n"
+        "from sqlalchemy.ext.asyncio import create_async_engine\n"
+        "async def main():\n"
+        f"    engine = create_async_engine({project.databases[alias]!r})\n"
+        "    async with engine.connect() as c:\n"
+        "        names = await c.run_sync(lambda s: sa.inspect(s).get_table_names())\n"
+        "    await engine.dispose()\n"
+        "    print(','.join(sorted(names)))\n"
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    return {t for t in out.stdout.strip().split(",") if t}
+
+
+def revisions(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.py"))
+
+
+def test_lifecycle(project: FlashProject) -> None:
+    project.write_module("app.models", V1)
+    assert "wrote migrations/default/versions/" in project.ok("db", "makemigrations")
+    versions = project.root / "migrations" / "default" / "versions"
+    assert (project.root / "migrations" / "default" / "env.py").is_file()
+    [initial] = revisions(versions)
+    assert initial.name.endswith("_initial.py")
+
+    # The database is behind its migrations: both commands say so and write nothing.
+    for args in (("makemigrations",), ("makemigrations", "--check")):
+        behind = project.flash("db", *args)
+        assert behind.returncode == 2 and "flash db migrate" in behind.stderr, behind
+    assert len(revisions(versions)) == 1
+
+    assert "applied" in project.ok("db", "migrate")
+    assert {"author", "book", "publisher", "alembic_version"} <= tables(project)
+    assert project.ok("db", "makemigrations", "--check").strip() == (
+        "models and migrations are in sync"
+    )
+    assert project.ok("db", "makemigrations") == "default: no changes\n"
+
+    project.write_module("app.models", V2)
+    changed = project.flash("db", "makemigrations", "--check")
+    assert changed.returncode == 1, changed
+    report = changed.stderr
+    for expected in (
+        "modify type author.name",
+        "modify nullable author.email",
+        "modify default author.rating",
+        "add constraint uq_author_code",
+        "add index ix_book_title",
+        "add column book.publisher_id",
+        "add fk fk_book_publisher_id_publisher",
+        "add table review",
+    ):
+        assert expected in report, f"{expected!r} not in:\n{report}"
+    assert "Traceback" not in report
+    assert len(revisions(versions)) == 1, "--check must not write a revision"
+
+    made = project.ok("db", "makemigrations", "-m", "second pass")
+    assert "second_pass.py" in made
+    second = next(p for p in revisions(versions) if p != initial)
+    source = second.read_text()
+    assert "flash_db" not in source.split('"""', 2)[2], "revisions never import flash_db"
+    ruff = str(Path(sys.executable).with_name("ruff"))
+    for args in (["check", "--select", "E,F,W,I"], ["format", "--check"]):
+        lint = subprocess.run(
+            [ruff, *args, str(second)], capture_output=True, text=True, cwd=project.root
+        )
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+
+    project.ok("db", "migrate")
+    assert "review" in tables(project)
+    assert project.flash("db", "makemigrations", "--check").returncode == 0
+
+    rev1 = initial.name.split("_")[1]
+    rev2 = second.name.split("_")[1]
+    listing = project.ok("db", "showmigrations")
+    assert re.search(rf"\[X\] {rev1} initial\n", listing), listing
+    assert re.search(rf"\[X\] {rev2} second pass \(head\)", listing), listing
+
+    assert f"unapplied {rev2}" in project.ok("db", "migrate", "-1")
+    assert "review" not in tables(project)
+    assert f"[ ] {rev2}" in project.ok("db", "showmigrations")
+
+    project.ok("db", "migrate", "zero")
+    assert tables(project) <= {"alembic_version"}
+    project.ok("db", "migrate", rev1[:4])  # a unique prefix
+    assert "review" not in tables(project) and "book" in tables(project)
+    project.ok("db", "migrate")
+    assert "review" in tables(project)
+    assert project.flash("db", "makemigrations", "--check").returncode == 0
+
+
+def test_sql_output(project: FlashProject, backend: str) -> None:
+    project.write_module("app.models", V1)
+    project.ok("db", "makemigrations")
+    sql = project.ok("db", "migrate", "--sql")
+    assert re.search(r"CREATE TABLE [`\"]?author", sql), sql
+    assert tables(project) <= {"alembic_version"}, "--sql must not touch the database"
+    rev = revisions(project.root / "migrations" / "default" / "versions")[0].name.split("_")[1]
+    one = project.ok("db", "sqlmigrate", rev)
+    assert "CREATE TABLE" in one and "book" in one
+    back = project.ok("db", "sqlmigrate", rev, "--backwards")
+    assert "DROP TABLE" in back
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("migrate", "nope"), "nope"),
+        (("sqlmigrate", "zzz"), "zzz"),
+        (("showmigrations", "--database", "missing"), "unknown database 'missing'"),
+    ],
+)
+def test_bad_input_is_one_line(project: FlashProject, args: tuple[str, ...], message: str) -> None:
+    project.write_module("app.models", V1)
+    project.ok("db", "makemigrations")
+    result = project.flash("db", *args)
+    assert result.returncode == 2, result
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
