@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from .base import Model, ModelBase, metadata
+from .base import Model, ModelBase
 from .options import Options
-from .registry import Registry, registry
+from .registry import Registry, metadata, registry
 
 
 def inspect(model: Any) -> Options:

@@ -32,20 +32,7 @@ from ..query import Manager, get_executor, writes
 from ..query.prefetch import Prefetch, prefetch_objects
 from . import deletion, relations
 from .options import Options
-from .registry import registry
-
-#: The MetaData every model's Table lives on; Alembic and raw SQLAlchemy see the same schema.
-#: The naming convention gives every constraint a predictable name, so that
-#: migrations can drop them by name on every backend.
-metadata = sa.MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+from .registry import Registry, registry
 
 _M = TypeVar("_M", bound="Model")
 
@@ -60,6 +47,11 @@ class ModelBase(type):
         if not model_bases:  # the Model class itself
             return super().__new__(mcs, name, bases, attrs, **kwargs)
 
+        # A model joins the registry its class names, else its abstract parent's, else the global one.
+        inherited_registry = [getattr(b, "_meta", None) for b in model_bases if b is not Model]
+        models: Registry | None = kwargs.pop("registry", None)
+        if models is None:  # (a Registry with no models yet is falsy: compare with None)
+            models = next((m.registry for m in inherited_registry if m is not None), registry)
         meta = attrs.pop("Meta", None)
         declared = {k: v for k, v in attrs.items() if isinstance(v, Field)}
         managers = {k: v for k, v in attrs.items() if isinstance(v, Manager)}
@@ -86,6 +78,7 @@ class ModelBase(type):
 
         cls = super().__new__(mcs, name, bases, attrs, **kwargs)
         options = Options(cls, meta, parents_meta)
+        options.registry = models
         cls._meta = options  # type: ignore[attr-defined]
         cls._meta_sources = (*parents_meta, *([meta] if meta is not None else []))  # type: ignore[attr-defined]
 
@@ -132,12 +125,12 @@ class ModelBase(type):
             bound.contribute_to_class(cls, manager_name)
             setattr(cls, manager_name, bound)
 
-        registry.check(cls)
-        registry.register(cls)
+        models.check(cls)
+        models.register(cls)
         try:
             relations.resolve_relations(cls, _build_ready_table)
         except BaseException:
-            registry.unregister(cls)
+            models.unregister(cls)
             raise
         return cls
 
@@ -173,6 +166,7 @@ def _build_ready_table(cls: Any) -> None:
 
 
 def _build_table(cls: Any, options: Options) -> None:
+    metadata = options.registry.metadata
     existing = metadata.tables.get(options.table_name)
     if existing is not None:
         owner = existing.info.get("flash_db_model")
@@ -465,4 +459,6 @@ class Model(metaclass=ModelBase):
         await prefetch_objects([self], prefetches, alias)
 
 
-relations.install_model_factory(lambda name, attrs: ModelBase(name, (Model,), attrs))
+relations.install_model_factory(
+    lambda name, attrs, models: ModelBase(name, (Model,), attrs, registry=models)
+)

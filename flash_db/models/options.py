@@ -69,6 +69,8 @@ class Options:
                 )
             settings.update({k: v for k, v in vars(meta).items() if k in _META_OPTIONS})
         self.model = model
+        #: the registry the model belongs to (set by the metaclass)
+        self.registry: Any = None
         self.object_name: str = model.__name__
         self.abstract: bool = bool(settings.get("abstract", False))
         self.app_label: str = settings.get("app_label") or app_label_for(model.__module__)

@@ -1,5 +1,11 @@
 """``flash_db.registry``: every concrete model, by label (``app.ClassName``).
 
+A registry owns the ``MetaData`` its models' tables live on and the relations
+still waiting for a model to be defined. Models go to the global
+``flash_db.registry`` unless their class names another one
+(``class Author(Model, registry=other)``): data migrations build the models
+of a past schema that way, without touching the project's own models.
+
 Example::
 
     import flash_db
@@ -9,17 +15,35 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from typing import Any
+
+import sqlalchemy as sa
 
 from ..exceptions import ConfigurationError
 
+#: The naming convention gives every constraint a predictable name, so that
+#: migrations can drop them by name on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
 
 class Registry:
-    """All concrete model classes, in definition order."""
+    """Concrete model classes in definition order, and the ``MetaData`` of their tables."""
 
-    def __init__(self) -> None:
+    def __init__(self, metadata: sa.MetaData | None = None) -> None:
         self._models: dict[str, Any] = {}
+        self.metadata = (
+            metadata if metadata is not None else sa.MetaData(naming_convention=NAMING_CONVENTION)
+        )
+        #: reference key (lower-case label) -> callbacks waiting for that model to be defined
+        self.waiting: dict[str, list[Callable[[Any], None]]] = defaultdict(list)
 
     def check(self, model: Any) -> None:
         """Refuse ``model`` if another model already has its label.
@@ -77,4 +101,7 @@ class Registry:
         return f"<Registry: {', '.join(self._models)}>"
 
 
-registry = Registry()
+#: The MetaData every project model's Table lives on; Alembic and raw SQLAlchemy see the same schema.
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+registry = Registry(metadata)

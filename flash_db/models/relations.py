@@ -9,7 +9,6 @@ and gets its accessor on the target class (``author.books``).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -18,17 +17,13 @@ from ..fields import ForeignKey, ManyToManyField
 from ..fields.related import DB_CASCADE, RelatedField
 from ..query.relations import JoinStep, Relation
 from .managers import ManyRelatedManagerDescriptor, ReverseManyDescriptor, ReverseOneDescriptor
-from .registry import registry
-
-#: reference key (lower-case label or class name) -> callbacks waiting for that model
-_waiting: dict[str, list[Callable[[Any], None]]] = defaultdict(list)
 
 #: makes a model class from a name and class attributes (set by ``models.base``, which
 #: defines ``Model``; used for the automatic many-to-many join-table models)
-_make_model: Callable[[str, dict[str, Any]], Any] | None = None
+_make_model: Callable[[str, dict[str, Any], Any], Any] | None = None
 
 
-def install_model_factory(factory: Callable[[str, dict[str, Any]], Any]) -> None:
+def install_model_factory(factory: Callable[[str, dict[str, Any], Any], Any]) -> None:
     global _make_model
     _make_model = factory
 
@@ -39,10 +34,10 @@ def _reference_key(reference: str, app_label: str) -> str:
     return key if "." in key else f"{app_label.lower()}.{key}"
 
 
-def _lookup(reference: str, app_label: str) -> Any:
-    """The registered model ``reference`` names, or None."""
+def _lookup(reference: str, app_label: str, models: Any) -> Any:
+    """The model of registry ``models`` that ``reference`` names, or None."""
     key = _reference_key(reference, app_label)
-    for model in registry:
+    for model in models:
         if model._meta.label.lower() == key:
             return model
     return None
@@ -54,14 +49,15 @@ def resolve_relations(model: Any, build_table: Callable[[Any], None]) -> None:
     Also resolves relations of other models that were waiting for ``model``.
     """
     meta = model._meta
+    models = meta.registry
     # First let relations that were waiting for this model bind to it: a through
     # model defined earlier must point here before this model's own fields use it.
-    for callback in _waiting.pop(meta.label.lower(), []):
+    for callback in models.waiting.pop(meta.label.lower(), []):
         callback(model)
     for field in meta.relation_fields:
         target = field.to
         if isinstance(target, str):
-            target = model if target == "self" else _lookup(target, meta.app_label)
+            target = model if target == "self" else _lookup(target, meta.app_label, models)
         if target is not None:
             _bind(field, target)
             continue
@@ -74,7 +70,7 @@ def resolve_relations(model: Any, build_table: Callable[[Any], None]) -> None:
             if not field.model._meta.pending and not field.model._meta.ready:
                 build_table(field.model)
 
-        _waiting[key].append(later)
+        models.waiting[key].append(later)
     if not meta.pending:
         build_table(model)
 
@@ -133,11 +129,13 @@ def _bind_many_to_many(field: ManyToManyField[Any], target: Any) -> None:
     model = field.model
     through = field.through
     if isinstance(through, str):
-        found = _lookup(through, model._meta.app_label)
+        found = _lookup(through, model._meta.app_label, model._meta.registry)
         if found is None:
             # The through model comes later in the module: finish when it is defined.
             key = _reference_key(through, model._meta.app_label)
-            _waiting[key].append(lambda found: _finish_many_to_many(field, target, found))
+            model._meta.registry.waiting[key].append(
+                lambda found: _finish_many_to_many(field, target, found)
+            )
             return
         through = found
     _finish_many_to_many(field, target, through)
@@ -212,7 +210,7 @@ def _auto_through(field: ManyToManyField[Any], model: Any, target: Any) -> Any:
         source_name: ForeignKey(model, on_delete=DB_CASCADE, related_name="+"),
         target_name: ForeignKey(target, on_delete=DB_CASCADE, related_name="+"),
     }
-    through = _make_model(f"{model.__name__}_{field.name}", attrs)
+    through = _make_model(f"{model.__name__}_{field.name}", attrs, model._meta.registry)
     through._meta.auto_created = True
     return through
 
@@ -224,7 +222,7 @@ def _target_of(fk: ForeignKey[Any, Any]) -> Any:
     if fk.to == "self":
         return fk.model
     if isinstance(fk.to, str):
-        return _lookup(fk.to, fk.model._meta.app_label)
+        return _lookup(fk.to, fk.model._meta.app_label, fk.model._meta.registry)
     return fk.to
 
 
