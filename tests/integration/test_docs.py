@@ -58,6 +58,7 @@ PREFIXES = {
     "querying.md": "qry_",
     "connections.md": "conn_",
     "errors.md": "err_",
+    "inspectdb.md": "insp_",
 }
 
 NO_TEST = "<!-- no-test -->"
