@@ -6,6 +6,7 @@ models or a migrations folder, each with its own history.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import typer
@@ -117,9 +118,7 @@ def migrate(
 ) -> None:
     """Apply (or unapply) migrations, up to TARGET."""
     if sql:
-        project = _project()
-        for alias in commands.aliases_to_migrate(project, database):
-            typer.echo(run(_sql(project, alias, target)), nl=False)
+        typer.echo(run(_sql(database, target)), nl=False)
         return
 
     async def work() -> None:
@@ -136,8 +135,10 @@ def migrate(
     run(work())
 
 
-async def _sql(project: Project, alias: str, target: str) -> str:
-    return commands.migrate_sql(project, alias, target)
+async def _sql(database: str | None, target: str) -> str:
+    project = _project()
+    aliases = commands.aliases_to_migrate(project, database)
+    return "".join(commands.migrate_sql(project, alias, target) for alias in aliases)
 
 
 @db_app.command("showmigrations")
@@ -169,10 +170,25 @@ def sqlmigrate(
     ] = False,
 ) -> None:
     """Print the SQL of one migration."""
+    typer.echo(run(_sqlmigrate(database or "default", revision, backwards)), nl=False)
+
+
+async def _sqlmigrate(alias: str, revision: str, backwards: bool) -> str:
+    return commands.sqlmigrate(_project(), alias, revision, backwards=backwards)
+
+
+@db_app.command(
+    "alembic",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def alembic(ctx: typer.Context, database: DatabaseOption = None) -> None:
+    """Run any Alembic command on a database's migrations: flash db alembic history -v."""
+    run(_alembic(database or "default", list(ctx.args)))
+
+
+async def _alembic(alias: str, argv: list[str]) -> None:
     project = _project()
-    alias = database or "default"
-    typer.echo(run(_sqlmigrate(project, alias, revision, backwards)), nl=False)
-
-
-async def _sqlmigrate(project: Project, alias: str, revision: str, backwards: bool) -> str:
-    return commands.sqlmigrate(project, alias, revision, backwards=backwards)
+    project.url(alias)
+    # Alembic's env.py opens its own event loop when a command needs the database:
+    # run it in a worker thread, away from this one.
+    await asyncio.to_thread(commands.alembic, project, alias, argv)

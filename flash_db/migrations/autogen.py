@@ -20,6 +20,7 @@ ALTERs go through Alembic's batch mode (copy-and-move).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -43,6 +44,7 @@ ASYNC_CONNECTION = "flash_db_async_connection"
 ROUTERS = "flash_db_routers"
 DIALECT = "flash_db_dialect"
 ON_VERSION_APPLY = "flash_db_on_version_apply"
+PROJECT = "flash_db_project"
 
 
 def version_table(alias: str) -> str:
@@ -90,6 +92,59 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     return False
 
 
+def compare_server_default(
+    context: Any,
+    inspected_column: Any,
+    metadata_column: Any,
+    inspected_default: str | None,
+    metadata_default: Any,
+    rendered_metadata_default: str | None,
+) -> bool | None:
+    """Alembic's server-default comparison, minus the false alarms seen on our backends.
+
+    Equal after normalising (see :func:`_canonical`) means unchanged; anything
+    else goes to Alembic's own comparison (None). Without this, SQLite reads
+    ``DEFAULT ''`` back as a change on every run and MariaDB reports booleans and
+    ``CURRENT_TIMESTAMP`` defaults it spells differently.
+    """
+    inspected, rendered = _bare(inspected_default), _bare(rendered_metadata_default)
+    if inspected is None or rendered is None:
+        return None
+    if inspected == rendered or _canonical(inspected) == _canonical(rendered):
+        return False
+    return None
+
+
+#: spellings of the same default across backends and SQLAlchemy's rendering
+_SAME = {
+    "true": "1",
+    "false": "0",
+    "current_timestamp": "now()",
+    "localtimestamp": "now()",
+}
+
+
+def _canonical(text: str) -> str:
+    """One spelling per default: MariaDB reflects ``true`` as ``1`` and ``CURRENT_TIMESTAMP``
+    as ``current_timestamp(6)``; SQLite keeps a doubled quote doubled."""
+    lowered = text.lower().replace("''", "'")
+    lowered = re.sub(r"^(current_timestamp|now|localtimestamp)\(\d*\)$", r"\1", lowered)
+    return _SAME.get(lowered, lowered)
+
+
+def _bare(default: str | None) -> str | None:
+    """A default's text without parentheses, a ``::type`` cast and quotes."""
+    if default is None:
+        return None
+    text = default.strip()
+    while text.startswith("(") and text.endswith(")"):
+        text = text[1:-1].strip()
+    text = text.split("::", 1)[0]
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1]
+    return text
+
+
 def context_options(alias: str, dialect_name: str, routers: Sequence[Any] = ()) -> dict[str, Any]:
     """The ``context.configure()`` keyword arguments flash_db uses for ``alias``."""
     return {
@@ -97,7 +152,7 @@ def context_options(alias: str, dialect_name: str, routers: Sequence[Any] = ()) 
         "version_table": version_table(alias),
         "include_object": include_object_for(alias, routers),
         "compare_type": True,
-        "compare_server_default": True,
+        "compare_server_default": compare_server_default,
         "render_item": render_item,
         "render_as_batch": dialect_name == "sqlite",
         # Each revision commits on its own where DDL is transactional (PostgreSQL,

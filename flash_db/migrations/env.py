@@ -18,7 +18,16 @@ from typing import Any
 from alembic import context
 
 from ..db.config import DEFAULT_ALIAS
-from .autogen import ALIAS, CONNECTION, DIALECT, ON_VERSION_APPLY, ROUTERS, context_options
+from . import operations as _operations  # noqa: F401  (registers op.run_python)
+from .autogen import (
+    ALIAS,
+    CONNECTION,
+    DIALECT,
+    ON_VERSION_APPLY,
+    PROJECT,
+    ROUTERS,
+    context_options,
+)
 from .commands import connected, on_connection
 from .project import load_project
 
@@ -47,7 +56,7 @@ def run_migrations(configure: Mapping[str, Any] | None = None) -> None:
         return
     connection = attributes.get(CONNECTION)
     if connection is None:
-        asyncio.run(_run_standalone(alias, extra))
+        asyncio.run(_run_standalone(attributes.get(PROJECT), alias, extra))
         return
     context.configure(
         connection=connection,
@@ -57,9 +66,10 @@ def run_migrations(configure: Mapping[str, Any] | None = None) -> None:
         context.run_migrations()
 
 
-async def _run_standalone(alias: str, extra: Mapping[str, Any]) -> None:
-    """Alembic started without flash_db's commands: connect as ``flash db migrate`` would."""
-    project = load_project()
+async def _run_standalone(project: Any, alias: str, extra: Mapping[str, Any]) -> None:
+    """No connection handed over (``flash db alembic …``, or Alembic's own command line):
+    connect as ``flash db migrate`` would."""
+    project = project or load_project()
     async with connected(project):
         await on_connection(project, alias, lambda conn: _configure_and_run(conn, alias, extra))
 

@@ -187,3 +187,111 @@ def test_bad_input_is_one_line(project: FlashProject, args: tuple[str, ...], mes
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+MULTI = """
+from flash_db import Model, fields
+
+
+class Customer(Model):
+    name = fields.CharField(max_length=100)
+
+
+class Event(Model):
+    kind = fields.CharField(max_length=30)
+
+    class Meta:
+        database = "other"
+"""
+
+
+def test_each_database_has_its_own_history(project: FlashProject) -> None:
+    project.write_module("app.models", MULTI)
+    out = project.ok("db", "makemigrations")
+    assert "default: wrote migrations/default/versions/" in out
+    assert "other: wrote migrations/other/versions/" in out
+    default_src = revisions(project.root / "migrations" / "default" / "versions")[0].read_text()
+    other_src = revisions(project.root / "migrations" / "other" / "versions")[0].read_text()
+    assert '"customer"' in default_src and '"event"' not in default_src
+    assert '"event"' in other_src and '"customer"' not in other_src
+
+    project.ok("db", "migrate", "--database", "other")
+    assert "event" in tables(project, "other") and "customer" not in tables(project, "other")
+    assert "customer" not in tables(project, "default")
+    assert "alembic_version_other" in tables(project, "other")
+    listing = project.ok("db", "showmigrations")
+    assert re.search(r"default\n  \[ \] \w+ initial \(head\)\nother\n  \[X\] \w+ initial", listing)
+    project.ok("db", "migrate")
+    assert "customer" in tables(project, "default")
+    assert project.ok("db", "makemigrations", "--check").strip() == (
+        "models and migrations are in sync"
+    )
+
+
+def test_alembic_commands_stay_reachable(project: FlashProject) -> None:
+    project.write_module("app.models", V1)
+    project.ok("db", "makemigrations")
+    project.ok("db", "migrate")
+    assert "(head)" in project.ok("db", "alembic", "heads")
+    current = project.ok("db", "alembic", "current")
+    rev = revisions(project.root / "migrations" / "default" / "versions")[0].name.split("_")[1]
+    assert rev in current
+    project.ok("db", "alembic", "stamp", "base")
+    assert "[ ] " in project.ok("db", "showmigrations")
+    bad = project.flash("db", "alembic", "--database", "nope", "heads")
+    assert bad.returncode == 2 and "unknown database 'nope'" in bad.stderr
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    proj = FlashProject(tmp_path, {"default": "postgresql+asyncpg://u:s3cret@127.0.0.1:1/x"})
+    proj.write_config()
+    proj.write_module("app.models", V1)
+    for args in (("makemigrations",), ("migrate",), ("showmigrations",)):
+        result = proj.flash("db", *args)
+        assert result.returncode == 2, result
+        assert "Traceback" not in result.stderr and "s3cret" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "--traceback" not in proj.flash("db", "migrate").stderr
+    assert "Traceback" in proj.flash("--traceback", "db", "makemigrations").stderr
+
+
+def test_signals_and_programmatic_api(project: FlashProject) -> None:
+    """pre_migrate / post_migrate are sent; the async API is usable from Python."""
+    project.write_module("app.models", V1)
+    project.write_module(
+        "app.run",
+        """
+        import asyncio
+
+        from flash_db import signals
+        from flash_db.migrations import connected, load_project, makemigrations, migrate
+
+        seen = []
+        signals.pre_migrate.connect(lambda sender, **kw: seen.append(("pre", sender)), weak=False)
+
+
+        @signals.post_migrate.connect_via("default")
+        async def after(sender, *, steps, **kw):
+            seen.append(("post", sender, [s.direction for s in steps]))
+
+
+        async def main():
+            project = load_project()
+            async with connected(project):
+                await makemigrations(project, "default")
+                await migrate(project, "default")
+                await migrate(project, "default", "zero")
+            print(seen)
+
+
+        asyncio.run(main())
+        """,
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "app.run"], cwd=project.root, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == (
+        "[('pre', 'default'), ('post', 'default', ['up']), "
+        "('pre', 'default'), ('post', 'default', ['down'])]"
+    )
