@@ -21,6 +21,7 @@ import typer
 
 from .. import __version__
 from . import check as _check  # noqa: F401  (registers its command)
+from . import fixtures as _fixtures  # noqa: F401  (registers dumpdata, loaddata)
 from . import inspect as _inspect  # noqa: F401  (registers its command)
 from . import migrate as _migrate  # noqa: F401
 from ._common import app, console, db_app, state

@@ -59,6 +59,7 @@ PREFIXES = {
     "connections.md": "conn_",
     "errors.md": "err_",
     "inspectdb.md": "insp_",
+    "fixtures.md": "fx_",
 }
 
 NO_TEST = "<!-- no-test -->"
