@@ -1,7 +1,7 @@
 """The ``flash`` command line: a typer app with a ``db`` group.
 
 Commands live in modules of this package, each registering on ``db_app``;
-projects add their own (see :mod:`flash_db.cli.plugins`). Output is quiet by
+projects add their own under ``flash`` (see :mod:`flash_db.cli.plugins`). Output is quiet by
 default (``--verbose`` for more); bad input exits 2 with one line, a negative
 answer (``makemigrations --check``) exits 1; ``--traceback`` shows the
 Python traceback of an error.
@@ -14,16 +14,20 @@ Example::
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from .. import __version__
+from ..db import config
 from . import check as _check  # noqa: F401  (registers its command)
 from . import fixtures as _fixtures  # noqa: F401  (registers dumpdata, loaddata)
 from . import inspect as _inspect  # noqa: F401  (registers its command)
 from . import migrate as _migrate  # noqa: F401
+from . import plugins
 from ._common import app, console, db_app, state
 
 __all__ = ["app", "db_app", "main"]
@@ -62,4 +66,23 @@ def root(
 
 def main() -> None:
     """Entry point of the ``flash`` console script."""
+    plugins.install(app, pyproject=_pyproject(), taken=_builtin_names())
     app()
+
+
+def _pyproject() -> Path | None:
+    """The pyproject.toml whose commands to add: ``--config``/``FLASH_DB_CONFIG``, else the nearest."""
+    argv = sys.argv[1:]
+    for i, arg in enumerate(argv):
+        if arg in ("--config", "-c") and i + 1 < len(argv):
+            return Path(argv[i + 1])
+        if arg.startswith("--config="):
+            return Path(arg.split("=", 1)[1])
+    configured = os.environ.get("FLASH_DB_CONFIG")
+    return Path(configured) if configured else config.find_pyproject()
+
+
+def _builtin_names() -> set[str]:
+    names = {group.name for group in app.registered_groups if group.name}
+    names |= {cmd.name or cmd.callback.__name__ for cmd in app.registered_commands if cmd.callback}
+    return names | {"help"}

@@ -46,13 +46,9 @@ from .project import Project
 
 _T = TypeVar("_T")
 
-#: where the env.py / script.py.mako templates live: the source checkout's
-#: ``migrations_templates/``, or the copy packaged inside flash_db
-_HERE = Path(__file__).resolve().parent
-TEMPLATES = next(
-    (p for p in (_HERE.parents[1] / "migrations_templates", _HERE / "templates") if p.is_dir()),
-    _HERE / "templates",
-)
+#: the env.py / script.py.mako templates: the repository's ``migrations_templates/``,
+#: reached through the ``templates`` link so that wheels ship them inside flash_db
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 # -- configuration ------------------------------------------------------------------------

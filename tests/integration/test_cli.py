@@ -49,3 +49,41 @@ def test_check_unknown_alias(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "unknown database 'nope'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_project_commands_from_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.flash_db.commands]\n"
+        'hello = "proj_cli:hello"\n'
+        'reports = "proj_cli:reports"\n'
+        'broken = "proj_cli:missing"\n'
+        'db = "proj_cli:hello"\n'
+    )
+    (tmp_path / "proj_cli.py").write_text(
+        "import typer\n\n"
+        "def hello(name: str = 'world') -> None:\n"
+        "    '''Say hello.'''\n"
+        "    print(f'hello {name}')\n\n"
+        "reports = typer.Typer(help='Reports.')\n\n"
+        "@reports.command()\n"
+        "def monthly() -> None:\n"
+        "    print('monthly report')\n"
+    )
+    result = run("hello", "--name", "Ann", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "hello Ann\n"
+    assert run("reports", "monthly", cwd=tmp_path).stdout == "monthly report\n"
+    assert "broken" in result.stderr and "not loaded" in result.stderr
+    assert "'db'" in result.stderr and "clashes" in result.stderr
+    listing = run("--help", cwd=tmp_path).stdout
+    assert "hello" in listing and "reports" in listing
+
+
+def test_every_command_has_help(tmp_path: Path) -> None:
+    for command in (
+        "makemigrations", "migrate", "showmigrations", "sqlmigrate", "dumpdata",
+        "loaddata", "inspectdb", "check", "alembic",
+    ):  # fmt: skip
+        result = run("db", command, "--help", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "Usage: flash db " + command in result.stdout
