@@ -25,9 +25,13 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help texts mention [tool.flash_db]: plain text, not rich markup.
+    rich_markup_mode=None,
 )
 db_app = typer.Typer(
-    help="Database commands: migrations, fixtures, introspection.", no_args_is_help=True
+    help="Database commands: migrations, fixtures, introspection.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(db_app, name="db")
 

@@ -87,3 +87,18 @@ def test_every_command_has_help(tmp_path: Path) -> None:
         result = run("db", command, "--help", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert "Usage: flash db " + command in result.stdout
+
+
+def test_reference_page_is_current(tmp_path: Path) -> None:
+    """docs/cli.md is generated from the typer app; regenerate it when a command changes:
+    ``.venv/bin/typer flash_db.cli utils docs --name flash --title "Command line reference"
+    --output docs/cli.md``."""
+    page = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+    out = tmp_path / "cli.md"
+    typer_cli = str(Path(sys.executable).with_name("typer"))
+    subprocess.run(
+        [typer_cli, "flash_db.cli", "utils", "docs", "--name", "flash",
+         "--title", "Command line reference", "--output", str(out)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert out.read_text() == page.read_text(), "docs/cli.md is stale: regenerate it (see above)"
