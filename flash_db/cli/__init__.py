@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -62,6 +63,10 @@ def root(
 ) -> None:
     """flash_db command line."""
     state.update(verbose=verbose, traceback=traceback, config=config)
+    if verbose:
+        # Alembic logs each revision it runs ("Running upgrade a1 -> b2").
+        logging.basicConfig(format="%(message)s", level=logging.WARNING)
+        logging.getLogger("alembic").setLevel(logging.INFO)
 
 
 def main() -> None:

@@ -106,7 +106,15 @@ def import_models_of(project: Project) -> None:
                     f"cannot import models module {module!r} (from [tool.flash_db] models in "
                     f"{project.settings.pyproject}); is it under {project.root}?"
                 ) from None
+            raise ConfigurationError(f"importing {module!r} failed: {exc}") from exc
+        except ConfigurationError:
             raise
+        except Exception as exc:
+            # The project's own code is broken: one line, the traceback with --traceback.
+            where = f" ({exc.filename}, line {exc.lineno})" if isinstance(exc, SyntaxError) else ""
+            raise ConfigurationError(
+                f"importing models module {module!r} failed: {type(exc).__name__}: {exc}{where}"
+            ) from exc
 
 
 def _as_list(value: Any) -> list[str]:

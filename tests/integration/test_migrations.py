@@ -295,3 +295,25 @@ def test_signals_and_programmatic_api(project: FlashProject) -> None:
         "[('pre', 'default'), ('post', 'default', ['up']), "
         "('pre', 'default'), ('post', 'default', ['down'])]"
     )
+
+
+def test_broken_models_module_is_one_line(project: FlashProject) -> None:
+    project.write_module(
+        "app.models", "from flash_db import Model\n\nclass Oops(Model:\n    pass\n"
+    )
+    result = project.flash("db", "makemigrations")
+    assert result.returncode == 2, result
+    assert "importing models module 'app.models' failed: SyntaxError" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    project.write_module("app.models", "raise RuntimeError('half-written models')\n")
+    result = project.flash("db", "migrate")
+    assert result.returncode == 2 and "RuntimeError: half-written models" in result.stderr
+
+
+def test_verbose_shows_each_revision(project: FlashProject) -> None:
+    project.write_module("app.models", V1)
+    project.ok("db", "makemigrations")
+    result = project.flash("--verbose", "db", "migrate")
+    assert result.returncode == 0, result.stderr
+    assert "Running upgrade  -> " in result.stderr
+    assert "Running upgrade" not in project.flash("db", "migrate", "zero").stderr
