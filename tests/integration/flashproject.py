@@ -8,6 +8,7 @@ so CLI tests never touch the suite's own tables; ``drop_scratch(url)`` removes i
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import textwrap
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -107,6 +109,61 @@ class FlashProject:
         return subprocess.run(
             [FLASH, *args], cwd=self.root, env=env, capture_output=True, text=True, timeout=timeout
         )
+
+    def python(self, source: str) -> str:
+        """Run ``source`` as a script in the project folder (its own process); its stdout."""
+        script = self.root / "_script.py"
+        script.write_text(textwrap.dedent(source).lstrip())
+        result = subprocess.run(
+            [sys.executable, str(script)],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        return result.stdout
+
+    def sql(self, statement: str, alias: str = "default") -> list[tuple[Any, ...]]:
+        """Run one statement on ``alias`` (committed); the rows it returns, as JSON values."""
+        out = self._on_connection(
+            alias,
+            f"result = await c.execute(sa.text({statement!r}))\n"
+            "rows = [list(r) for r in result] if result.returns_rows else []\n"
+            "await c.commit()",
+        )
+        return [tuple(row) for row in json.loads(out)]
+
+    def tables(self, alias: str = "default") -> set[str]:
+        """The tables in ``alias``'s database."""
+        out = self._on_connection(
+            alias, "rows = await c.run_sync(lambda s: sa.inspect(s).get_table_names())"
+        )
+        return set(json.loads(out))
+
+    def columns(self, table: str, alias: str = "default") -> list[str]:
+        """The column names of ``table`` in ``alias``'s database."""
+        out = self._on_connection(
+            alias,
+            "rows = await c.run_sync(lambda s: "
+            f"[x['name'] for x in sa.inspect(s).get_columns({table!r})])",
+        )
+        return list(json.loads(out))
+
+    def _on_connection(self, alias: str, body: str) -> str:
+        source = (
+            "import asyncio, json\n"
+            "import sqlalchemy as sa\n"
+            "from sqlalchemy.ext.asyncio import create_async_engine\n"
+            "async def main():\n"
+            f"    engine = create_async_engine({self.databases[alias]!r})\n"
+            "    async with engine.connect() as c:\n"
+            f"{textwrap.indent(body, ' ' * 8)}\n"
+            "    await engine.dispose()\n"
+            "    print(json.dumps(rows, default=str))\n"
+            "asyncio.run(main())\n"
+        )
+        return self.python(source).strip().splitlines()[-1]
 
     def ok(self, *args: str) -> str:
         """Run ``flash *args``, assert exit code 0, return stdout."""

@@ -7,9 +7,6 @@ then change again, and a migration from scratch must still run it.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 from .flashproject import FlashProject
@@ -62,28 +59,6 @@ async def clear_slugs(models):
 """
 
 
-def sql(project: FlashProject, statement: str) -> list[tuple[object, ...]]:
-    """Run one statement on the project's default database from a separate process."""
-    code = textwrap.dedent(
-        f"""
-        import asyncio, sqlalchemy as sa
-        from sqlalchemy.ext.asyncio import create_async_engine
-        async def main():
-            engine = create_async_engine({project.databases["default"]!r})
-            async with engine.begin() as c:
-                result = await c.execute(sa.text({statement!r}))
-                rows = [tuple(r) for r in result] if result.returns_rows else []
-            await engine.dispose()
-            print(repr(rows))
-        asyncio.run(main())
-        """
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    return eval(out.stdout)  # a repr of plain tuples, printed by the line above
-
-
 def add_data_migration(path: Path) -> None:
     source = path.read_text()
     source = source.replace("\ndef upgrade() -> None:", FILL + "\n\ndef upgrade() -> None:")
@@ -105,7 +80,7 @@ def test_data_migration_survives_later_model_changes(project: FlashProject) -> N
     project.write_module("app.models", V1)
     project.ok("db", "makemigrations")
     project.ok("db", "migrate")
-    sql(project, "INSERT INTO author (name) VALUES ('Ann Lee'), ('Bo Ek')")
+    project.sql("INSERT INTO author (name) VALUES ('Ann Lee'), ('Bo Ek')")
 
     project.write_module("app.models", V2)
     project.ok("db", "makemigrations", "-m", "add slug")
@@ -113,12 +88,12 @@ def test_data_migration_survives_later_model_changes(project: FlashProject) -> N
     path = project.root / made.split("wrote ", 1)[1].strip()
     add_data_migration(path)
     project.ok("db", "migrate")
-    assert sql(project, "SELECT slug FROM author ORDER BY id") == [("ann-lee",), ("bo-ek",)]
+    assert project.sql("SELECT slug FROM author ORDER BY id") == [("ann-lee",), ("bo-ek",)]
     project.ok("db", "makemigrations", "--check")
 
     # Back one step: the data migration's downgrade runs.
     project.ok("db", "migrate", "-1")
-    assert sql(project, "SELECT slug FROM author ORDER BY id") == [(None,), (None,)]
+    assert project.sql("SELECT slug FROM author ORDER BY id") == [(None,), (None,)]
     project.ok("db", "migrate")
 
     project.write_module("app.models", V3)
@@ -130,9 +105,9 @@ def test_data_migration_survives_later_model_changes(project: FlashProject) -> N
     project.ok("db", "migrate", "zero")
     first = sorted((project.root / "migrations" / "default" / "versions").glob("*_initial.py"))
     project.ok("db", "migrate", first[0].name.split("_")[1])
-    sql(project, "INSERT INTO author (name) VALUES ('Cy Young')")
+    project.sql("INSERT INTO author (name) VALUES ('Cy Young')")
     project.ok("db", "migrate")
-    assert sql(project, "SELECT slug, bio FROM author") == [("cy-young", "")]
+    assert project.sql("SELECT slug, bio FROM author") == [("cy-young", "")]
     assert project.flash("db", "makemigrations", "--check").returncode == 0
 
 
@@ -159,28 +134,8 @@ def test_failing_data_migration(project: FlashProject, backend: str) -> None:
     assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
     listing = project.ok("db", "showmigrations")
     assert re.search(r"\[ \] \w+ slug then fail", listing), listing
-    has_slug = _has_column(project, "author", "slug")
+    has_slug = "slug" in project.columns("author")
     if backend == "mysql":
         assert has_slug, "MySQL commits DDL at once: the ALTER stays (docs/migrations.md says so)"
     else:
         assert not has_slug, "transactional DDL: the failed revision left no column behind"
-
-
-def _has_column(project: FlashProject, table: str, column: str) -> bool:
-    code = textwrap.dedent(
-        f"""
-        import asyncio, sqlalchemy as sa
-        from sqlalchemy.ext.asyncio import create_async_engine
-        async def main():
-            engine = create_async_engine({project.databases["default"]!r})
-            async with engine.connect() as c:
-                cols = await c.run_sync(lambda s: [x["name"] for x in sa.inspect(s).get_columns({table!r})])
-            await engine.dispose()
-            print({column!r} in cols)
-        asyncio.run(main())
-        """
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    return out.stdout.strip() == "True"

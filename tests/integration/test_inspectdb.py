@@ -13,7 +13,6 @@ import json
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 from .flashproject import FlashProject
@@ -152,13 +151,7 @@ asyncio.run(main())
 
 
 def _python(project: FlashProject, source: str) -> str:
-    script = project.root / "_script.py"
-    script.write_text(textwrap.dedent(source).lstrip())
-    result = subprocess.run(
-        [sys.executable, str(script)], cwd=project.root, capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result.stdout
+    return project.python(source)
 
 
 def _fresh(project: FlashProject, name: str, models: str) -> FlashProject:

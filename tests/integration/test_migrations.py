@@ -61,25 +61,6 @@ class Review(Model):
 """
 
 
-def tables(project: FlashProject, alias: str = "default") -> set[str]:
-    """The tables in ``alias``'s database, read by a separate Python process."""
-    code = (
-        "import asyncio, sqlalchemy as sa\n"
-        "from sqlalchemy.ext.asyncio import create_async_engine\n"
-        "async def main():\n"
-        f"    engine = create_async_engine({project.databases[alias]!r})\n"
-        "    async with engine.connect() as c:\n"
-        "        names = await c.run_sync(lambda s: sa.inspect(s).get_table_names())\n"
-        "    await engine.dispose()\n"
-        "    print(','.join(sorted(names)))\n"
-        "asyncio.run(main())\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    return {t for t in out.stdout.strip().split(",") if t}
-
-
 def revisions(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.py"))
 
@@ -99,7 +80,7 @@ def test_lifecycle(project: FlashProject) -> None:
     assert len(revisions(versions)) == 1
 
     assert "applied" in project.ok("db", "migrate")
-    assert {"author", "book", "publisher", "alembic_version"} <= tables(project)
+    assert {"author", "book", "publisher", "alembic_version"} <= project.tables()
     assert project.ok("db", "makemigrations", "--check").strip() == (
         "models and migrations are in sync"
     )
@@ -136,7 +117,7 @@ def test_lifecycle(project: FlashProject) -> None:
         assert lint.returncode == 0, lint.stdout + lint.stderr
 
     project.ok("db", "migrate")
-    assert "review" in tables(project)
+    assert "review" in project.tables()
     assert project.flash("db", "makemigrations", "--check").returncode == 0
 
     rev1 = initial.name.split("_")[1]
@@ -146,15 +127,15 @@ def test_lifecycle(project: FlashProject) -> None:
     assert re.search(rf"\[X\] {rev2} second pass \(head\)", listing), listing
 
     assert f"unapplied {rev2}" in project.ok("db", "migrate", "-1")
-    assert "review" not in tables(project)
+    assert "review" not in project.tables()
     assert f"[ ] {rev2}" in project.ok("db", "showmigrations")
 
     project.ok("db", "migrate", "zero")
-    assert tables(project) <= {"alembic_version"}
+    assert project.tables() <= {"alembic_version"}
     project.ok("db", "migrate", rev1[:4])  # a unique prefix
-    assert "review" not in tables(project) and "book" in tables(project)
+    assert "review" not in project.tables() and "book" in project.tables()
     project.ok("db", "migrate")
-    assert "review" in tables(project)
+    assert "review" in project.tables()
     assert project.flash("db", "makemigrations", "--check").returncode == 0
 
 
@@ -163,7 +144,7 @@ def test_sql_output(project: FlashProject, backend: str) -> None:
     project.ok("db", "makemigrations")
     sql = project.ok("db", "migrate", "--sql")
     assert re.search(r"CREATE TABLE [`\"]?author", sql), sql
-    assert tables(project) <= {"alembic_version"}, "--sql must not touch the database"
+    assert project.tables() <= {"alembic_version"}, "--sql must not touch the database"
     rev = revisions(project.root / "migrations" / "default" / "versions")[0].name.split("_")[1]
     one = project.ok("db", "sqlmigrate", rev)
     assert "CREATE TABLE" in one and "book" in one
@@ -216,13 +197,13 @@ def test_each_database_has_its_own_history(project: FlashProject) -> None:
     assert '"event"' in other_src and '"customer"' not in other_src
 
     project.ok("db", "migrate", "--database", "other")
-    assert "event" in tables(project, "other") and "customer" not in tables(project, "other")
-    assert "customer" not in tables(project, "default")
-    assert "alembic_version_other" in tables(project, "other")
+    assert "event" in project.tables("other") and "customer" not in project.tables("other")
+    assert "customer" not in project.tables("default")
+    assert "alembic_version_other" in project.tables("other")
     listing = project.ok("db", "showmigrations")
     assert re.search(r"default\n  \[ \] \w+ initial \(head\)\nother\n  \[X\] \w+ initial", listing)
     project.ok("db", "migrate")
-    assert "customer" in tables(project, "default")
+    assert "customer" in project.tables("default")
     assert project.ok("db", "makemigrations", "--check").strip() == (
         "models and migrations are in sync"
     )
