@@ -50,8 +50,8 @@ def load_object(target: str) -> Any:
 
 
 def _project_commands(pyproject: Path | None) -> list[tuple[str, str, Callable[[], Any]]]:
-    if pyproject is None:
-        return []
+    if pyproject is None or not pyproject.is_file():
+        return []  # a missing --config file is the command's error to report
     try:
         section = config.read_pyproject(pyproject).get("commands") or {}
     except ConfigurationError:

@@ -104,8 +104,15 @@ class FlashProject:
 
     def flash(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run the real ``flash`` executable in the project folder."""
+        return self.flash_env({}, *args, timeout=timeout)
+
+    def flash_env(
+        self, extra: dict[str, str], *args: str, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """``flash(*args)`` with ``extra`` in the environment."""
         env = {k: v for k, v in os.environ.items() if k not in ("FLASH_DB_URL", "FLASH_DB_CONFIG")}
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.update(extra)
         return subprocess.run(
             [FLASH, *args], cwd=self.root, env=env, capture_output=True, text=True, timeout=timeout
         )

@@ -298,3 +298,55 @@ def test_verbose_shows_each_revision(project: FlashProject) -> None:
     assert result.returncode == 0, result.stderr
     assert "Running upgrade  -> " in result.stderr
     assert "Running upgrade" not in project.flash("db", "migrate", "zero").stderr
+
+
+ROUTED = """
+from flash_db import Model, fields
+
+
+class Customer(Model):
+    name = fields.CharField(max_length=100)
+
+
+class Metric(Model):
+    value = fields.FloatField()
+"""
+
+ROUTER = """
+class AnalyticsRouter:
+    def allow_migrate(self, db, model, **hints):
+        if model.__name__ == "Metric":
+            return db == "other"
+        return None
+"""
+
+
+def test_routers_from_pyproject_decide_where_tables_go(project: FlashProject) -> None:
+    project.write_config('routers = ["app.routers.AnalyticsRouter"]')
+    project.write_module("app.models", ROUTED)
+    project.write_module("app.routers", ROUTER)
+    project.ok("db", "makemigrations")
+    project.ok("db", "migrate")
+    assert "metric" in project.tables("other") and "metric" not in project.tables("default")
+    assert "customer" in project.tables("default") and "customer" not in project.tables("other")
+    project.ok("db", "makemigrations", "--check")
+
+
+def test_config_flag_and_environment(project: FlashProject, tmp_path: Path) -> None:
+    """--config names the pyproject.toml from anywhere; FLASH_DB_URL overrides 'default'."""
+    project.write_module("app.models", V1)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    runner = FlashProject(elsewhere, project.databases)
+    config = str(project.root / "pyproject.toml")
+    assert "wrote" in runner.ok("--config", config, "db", "makemigrations")
+    assert (project.root / "migrations" / "default" / "versions").is_dir()
+    runner.ok("--config", config, "db", "migrate", "--database", "default")
+    assert "author" in project.tables()
+
+    # FLASH_DB_URL points 'default' at the 'other' database: migrate creates the tables there.
+    env_run = project.flash_env({"FLASH_DB_URL": project.databases["other"]}, "db", "migrate")
+    assert env_run.returncode == 0, env_run.stderr
+    assert "author" in project.tables("other")
+    missing = runner.flash("--config", str(tmp_path / "nope.toml"), "db", "migrate")
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
