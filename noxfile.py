@@ -3,6 +3,7 @@
 nox -s tests-sqlite
 nox -s tests-postgres      # needs FLASH_DB_TEST_POSTGRES or a local server
 nox -s lint typecheck docs
+nox -s bench -- --backend sqlite   # the side-by-side benchmark (arguments go to bench.py)
 """
 
 from __future__ import annotations
@@ -78,3 +79,10 @@ def docs(session: nox.Session) -> None:
     """mkdocs build --strict."""
     _install(session)
     session.run("mkdocs", "build", "--strict", "--site-dir", session.create_tmp())
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """benchmarks/bench.py with the peers installed (the bench extra); posargs go to it."""
+    session.install("-e", ".[dev,bench]")
+    session.run("python", "benchmarks/bench.py", *session.posargs)

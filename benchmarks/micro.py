@@ -22,8 +22,8 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from bench import Item  # the workload model; micro.py runs beside bench.py
 from sqlalchemy.dialects import postgresql
+from workload import Item  # the workload model; micro.py runs beside bench.py
 
 from flash_db.query.hydrate import instances
 from flash_db.query.state import build_select
