@@ -53,6 +53,28 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        """``process_result_value`` as one function per value, not TypeDecorator's two.
+
+        This runs once per datetime in every row read, so the call layers show in
+        large fetches (SQLite and MySQL read naive values and need the zone attached).
+        Values that are already UTC (asyncpg decodes ``timestamptz`` as UTC) pass as they are.
+        """
+        impl = self.impl_instance.result_processor(dialect, coltype)
+        utc = dt.UTC
+
+        def process(value: Any) -> Any:
+            if value is None:
+                return None
+            if impl is not None:
+                value = impl(value)
+            tz = value.tzinfo
+            if tz is utc:
+                return value
+            return value.replace(tzinfo=utc) if tz is None else value.astimezone(utc)
+
+        return process
+
 
 class WholeNumber(TypeDecorator[int]):
     """An integer result; MySQL returns ``SUM()`` of integers as a ``Decimal``."""

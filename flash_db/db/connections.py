@@ -22,9 +22,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import URL, CursorResult, Dialect, Row
+from sqlalchemy.engine import URL, CursorResult, Dialect, Engine, Row
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql import Executable
+from sqlalchemy.util import greenlet_spawn
 
 from ..exceptions import ConfigurationError, DatabaseError
 from ..models import metadata, registry
@@ -115,6 +116,14 @@ def _engine_for(url: URL, options: Mapping[str, Any]) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
+
+
+def _execute_autocommit(engine: Engine, statement: Executable, params: Any) -> Any:
+    """One statement on a pooled connection (in AUTOCOMMIT mode), run inside SQLAlchemy's
+    greenlet. The result is buffered (the async drivers' cursors fetch on execute), so
+    it outlives the connection's return to the pool."""
+    with engine.connect() as conn:
+        return conn.execute(statement, params)
 
 
 def allow_migrate(routers: Sequence[Any], alias: str, model: Any) -> bool:
@@ -257,8 +266,11 @@ class ConnectionHandler:
         with translated(alias):
             if tx is not None:
                 return await tx.connection.execute(statement, params)
-            async with self[alias].engine.connect() as conn:
-                return await conn.execute(statement, params)
+            # Checkout, execute and return in one greenlet: AsyncConnection's connect(),
+            # execute() and close() would switch into SQLAlchemy's greenlet three times.
+            return await greenlet_spawn(
+                _execute_autocommit, self[alias].engine.sync_engine, statement, params
+            )
 
     async def stream(
         self, alias: str, statement: Executable, chunk_size: int

@@ -20,7 +20,7 @@ Example::
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
@@ -30,6 +30,7 @@ from ..exceptions import ConfigurationError, FieldError, FlashDBError, Validatio
 from ..fields import BigAutoField, Field
 from ..query import Manager, get_executor, writes
 from ..query.prefetch import Prefetch, prefetch_objects
+from ..query.state import write_filter
 from . import deletion, relations
 from .options import Options
 from .registry import Registry, registry
@@ -405,12 +406,16 @@ class Model(metaclass=ModelBase):
             )
         executor = get_executor()
         alias = executor.db_for_write(type(self), using, instance=self)
+        model = type(self)
         meta = self._meta
-        if deletion.needs_collector(type(self)):
-            count = await deletion.delete_rows(type(self), alias, [self.pk], instance=self)
-        else:
-            stmt = sa.delete(meta.table).where(meta.table.c[meta.pk.attname] == self.pk)
-            count = int((await executor.execute(alias, stmt)).rowcount)
+        condition = meta.table.c[meta.pk.attname] == self.pk
+        count = await _delete_with_fast_path(
+            model,
+            alias,
+            [condition],
+            plain=lambda: _delete_where(executor, alias, meta.table, condition),
+            collected=lambda: deletion.delete_collected(model, alias, [self.pk], instance=self),
+        )
         self.pk = None
         self.__dict__["_adding"] = True
         return count
@@ -418,13 +423,16 @@ class Model(metaclass=ModelBase):
     @classmethod
     async def _delete_queryset(cls, queryset: Any) -> int:
         """``QuerySet.delete()``: one DELETE, or the on_delete collector when relations need it."""
-        if not deletion.needs_collector(cls):
-            return int(await queryset._delete_plain())
-        executor = get_executor()
         alias = queryset._write_alias()
-        async with executor.transaction(alias):
-            pks = await queryset.using(alias).values_list("pk", flat=True)
-            return await deletion.delete_rows(cls, alias, pks)
+        qs = queryset.using(alias)
+
+        async def collected() -> int:
+            pks = await qs.values_list("pk", flat=True)
+            return await deletion.delete_collected(cls, alias, pks)
+
+        return await _delete_with_fast_path(
+            cls, alias, write_filter(qs._state), plain=qs._delete_plain, collected=collected
+        )
 
     async def refresh_from_db(
         self, *, using: str | None = None, fields: Iterable[str] | None = None
@@ -457,6 +465,40 @@ class Model(metaclass=ModelBase):
             prefetch.check(model)
         alias = get_executor().db_for_read(model, using, instance=self)
         await prefetch_objects([self], prefetches, alias)
+
+
+async def _delete_where(executor: Any, alias: str, table: sa.Table, condition: Any) -> int:
+    return int((await executor.execute(alias, sa.delete(table).where(condition))).rowcount)
+
+
+async def _delete_with_fast_path(
+    model: Any,
+    alias: str,
+    conditions: Any,
+    *,
+    plain: Callable[[], Awaitable[int]],
+    collected: Callable[[], Awaitable[int]],
+) -> int:
+    """Delete with one plain DELETE when nothing references the rows, else with the collector.
+
+    The collector (in a transaction) runs when ``on_delete`` actions or delete signals
+    need it; with actions but no signals, :func:`deletion.has_dependents` asks first
+    whether any row would be affected. If a referencing row appears between that check
+    and the DELETE (a foreign key error outside a transaction), the collector runs after all.
+    """
+    executor = get_executor()
+    if not deletion.needs_collector(model):
+        return await plain()
+    if deletion.can_skip_collector(model) and not await deletion.has_dependents(
+        model, alias, conditions
+    ):
+        try:
+            return await plain()
+        except exceptions.IntegrityError:
+            if executor.in_transaction(alias):
+                raise
+    async with executor.transaction(alias):
+        return await collected()
 
 
 relations.install_model_factory(

@@ -34,6 +34,44 @@ def needs_collector(model: Any) -> bool:
     )
 
 
+def can_skip_collector(model: Any) -> bool:
+    """Whether a delete of ``model`` rows needs the collector only if rows reference them.
+
+    True when no delete signal listens for ``model``: then the ORM actions are
+    the only consequence, and they apply only to referencing rows (see
+    :func:`has_dependents`).
+    """
+    return not _sends_signals(model)
+
+
+async def has_dependents(model: Any, alias: str, conditions: Sequence[Any]) -> bool:
+    """Whether any row references, through a foreign key with an ORM action, the ``model``
+    rows matching ``conditions``: one ``SELECT EXISTS (…) OR EXISTS (…)`` round trip.
+
+    A plain ``DELETE`` is then enough when none does: the collector's transaction, its
+    ``SELECT`` of the pks and of the referencing rows are what made ``delete()`` of a
+    model with a ``CASCADE`` reverse relation cost five statements instead of one. A row
+    that starts referencing them after this check makes the ``DELETE`` fail on the
+    foreign key (ORM actions emit no ``ON DELETE`` clause), never leaves an orphan.
+    """
+    meta = model._meta
+    table = meta.table
+    probes = []
+    for fk in meta.referenced_by:
+        if fk.on_delete not in _ORM_ACTIONS:
+            continue
+        child = fk.model._meta.table
+        if fk.model is model:
+            # an alias keeps a self-referencing table from correlating with itself
+            child = child.alias("flash_dependent")
+        keys = sa.select(table.c[fk.target_field.attname]).where(*conditions).correlate(None)
+        probes.append(sa.exists().where(child.c[fk.attname].in_(keys)))
+    if not probes:
+        return False
+    result = await get_executor().execute(alias, sa.select(sa.or_(*probes)))
+    return bool(result.scalar())
+
+
 def _sends_signals(model: Any) -> bool:
     return signals.has_receivers(signals.pre_delete, model) or signals.has_receivers(
         signals.post_delete, model
@@ -221,8 +259,12 @@ async def delete_rows(model: Any, alias: str, pks: Sequence[Any], instance: Any 
     ``pre_delete`` / ``post_delete`` go to each deleted object, cascaded ones
     included, when the signals have receivers for its model.
     """
-    executor = get_executor()
-    async with executor.transaction(alias):
-        collector = Collector(alias, instance)
-        await collector.collect(model, pks)
-        return await collector.run(model)
+    async with get_executor().transaction(alias):
+        return await delete_collected(model, alias, pks, instance)
+
+
+async def delete_collected(model: Any, alias: str, pks: Sequence[Any], instance: Any = None) -> int:
+    """:func:`delete_rows` inside the caller's transaction (which must be open)."""
+    collector = Collector(alias, instance)
+    await collector.collect(model, pks)
+    return await collector.run(model)

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import BinaryExpression
 
 from .. import signals
 from ..exceptions import RelationNotLoaded
@@ -33,6 +35,19 @@ def _key(instance: Any, attname: str, relation: Relation) -> Any:
             f"{type(instance).__name__} (it has no {attname} yet); save() it first"
         )
     return value
+
+
+#: column types whose ``==`` binds the value with the column's own type, unchanged
+_PLAIN_KEY_TYPES = (sa.Integer, sa.BigInteger, sa.SmallInteger, sa.String)
+
+
+def _equals(column: Any, value: Any) -> Any:
+    """``column == value``; for integer and string keys built directly, at a third of the
+    cost of SQLAlchemy's operator dispatch (which matters once per related manager)."""
+    if type(column.type) in _PLAIN_KEY_TYPES:
+        bind = sa.bindparam(column.key, value, type_=column.type, unique=True)
+        return BinaryExpression(column, bind, operators.eq)
+    return column == value
 
 
 class _BoundManager(Manager[Any]):
@@ -55,7 +70,7 @@ class _BoundManager(Manager[Any]):
     def _base(self) -> QuerySet[Any]:
         qs: QuerySet[Any] = self.relation.target.objects.all()
         alias = self.instance.__dict__.get("_db")
-        return qs.using(alias) if alias else qs
+        return qs._replace(using=alias) if alias else qs
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {type(self.instance).__name__}.{self.relation.name}>"
@@ -68,6 +83,21 @@ class RelatedManager(_BoundManager):
         step = self.relation.steps[0]
         key = _key(self.instance, step.left_attname, self.relation)
         fk = self.relation.field
+        cached = self.instance.__dict__.get(PREFETCHED, {}).get(self.relation.name)
+        if cached is not None:
+            # Served from the prefetch: build the condition directly (the SQL that
+            # filter(item_id=key) compiles to) rather than through the resolver, which
+            # cost ~60 µs per related manager in a loop over prefetched objects. The
+            # condition stays in the state, for a filter() chained on it.
+            qs: QuerySet[Any] = self.relation.target.objects.all()
+            state = qs._state
+            if not state.is_sliced:
+                column = fk.model._meta.table.c[fk.attname]
+                return qs._replace(
+                    where=(*state.where, _equals(column, key)),
+                    using=self.instance.__dict__.get("_db") or state.using,
+                    result_cache=cached,
+                )
         return self._cached(self._base().filter(**{fk.attname: key}))
 
     async def create(self, **kwargs: Any) -> Any:

@@ -23,9 +23,10 @@ def instances(model: Any, names: tuple[str, ...], rows: Sequence[Any], alias: st
     append = result.append
     for row in rows:
         obj = new(model)
-        values = dict(zip(names, row))  # noqa: B905 - rows come from our own SELECT list
+        # fill the new instance's own (empty) __dict__: no second dict, no __dict__ swap
+        values = obj.__dict__
+        values.update(zip(names, row))  # noqa: B905 - rows come from our own SELECT list
         values["_db"] = alias
-        obj.__dict__ = values
         append(obj)
     return result
 
@@ -86,12 +87,34 @@ def with_related(
         )
         offset += width
     new = object.__new__
-    result = []
+    result: list[Any] = []
+    append = result.append
+    width0 = len(names)
+    if len(plan) == 1:
+        # the common case, one relation: no bookkeeping of loaded paths per row
+        _, _, field_name, target, attnames, start, width, pk_index = plan[0]
+        end = start + width
+        key_index = start + pk_index
+        for row in rows:
+            obj = new(model)
+            values = obj.__dict__
+            values.update(zip(names, row[:width0]))  # noqa: B905
+            values["_db"] = alias
+            if row[key_index] is None:
+                values[field_name] = None
+            else:
+                child = new(target)
+                child_values = child.__dict__
+                child_values.update(zip(attnames, row[start:end]))  # noqa: B905
+                child_values["_db"] = alias
+                values[field_name] = child
+            append(obj)
+        return result
     for row in rows:
         obj = new(model)
-        values = dict(zip(names, row[: len(names)]))  # noqa: B905
+        values = obj.__dict__
+        values.update(zip(names, row[:width0]))  # noqa: B905
         values["_db"] = alias
-        obj.__dict__ = values
         loaded = {"": obj}
         for parent_path, path, field_name, target, attnames, start, width, pk_index in plan:
             parent = loaded.get(parent_path)
@@ -103,10 +126,10 @@ def with_related(
                 loaded[path] = None
                 continue
             child = new(target)
-            child_values = dict(zip(attnames, part))  # noqa: B905
+            child_values = child.__dict__
+            child_values.update(zip(attnames, part))  # noqa: B905
             child_values["_db"] = alias
-            child.__dict__ = child_values
             parent.__dict__[field_name] = child
             loaded[path] = child
-        result.append(obj)
+        append(obj)
     return result

@@ -8,13 +8,16 @@ dialect-specific INSERT for upserts.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.sql.elements import ClauseElement
 
 from ..exceptions import FieldError, NotSupportedError
+from ..expressions import Expression
 from ..fields import Field
 from .executor import Executor
 from .features import Features
@@ -35,21 +38,64 @@ def insert_values(
     return values, generated
 
 
+#: statements reused across calls, per table: one object per shape keeps SQLAlchemy's
+#: compiled-cache key memoized on it, where a new ``insert(table).values(...)`` per call
+#: costs building the statement and walking it for its cache key (~60 µs) every time
+_STATEMENTS: weakref.WeakKeyDictionary[sa.Table, dict[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def _cached_statement(table: sa.Table, key: Any, build: Any) -> Any:
+    per_table = _STATEMENTS.get(table)
+    if per_table is None:
+        per_table = _STATEMENTS[table] = {}
+    stmt = per_table.get(key)
+    if stmt is None:
+        stmt = per_table[key] = build()
+    return stmt
+
+
+def _plain(values: dict[str, Any]) -> bool:
+    """Whether every value can travel as an execute() parameter (no SQL expression)."""
+    return bool(values) and not any(
+        isinstance(v, (ClauseElement, Expression)) for v in values.values()
+    )
+
+
+#: the bound parameter of the pk in cached UPDATE statements (never a column key)
+_PK_PARAM = "flash_pk_"
+
+
 async def insert_one(executor: Executor, alias: str, model: Any, obj: Any) -> None:
     """INSERT ``obj``; database-generated values (auto pk, db_default) are set on it."""
     meta = model._meta
     table = meta.table
     values, generated = insert_values(model, obj, meta.concrete_fields)
     features = executor.features(alias)
-    stmt = sa.insert(table).values(values)
-    if generated and features.insert_returning:
-        stmt = stmt.returning(*(table.c[f.attname] for f in generated))
-        result = await executor.execute(alias, stmt)
+    returning = tuple(f.attname for f in generated) if features.insert_returning else ()
+    params: Any = None
+    if _plain(values):
+        # the columns come from the parameters' keys, as in an executemany
+        stmt = _cached_statement(
+            table,
+            ("insert", returning),
+            lambda: (
+                sa.insert(table).returning(*(table.c[n] for n in returning))
+                if returning
+                else sa.insert(table)
+            ),
+        )
+        params = values
+    else:
+        stmt = sa.insert(table).values(values)
+        if returning:
+            stmt = stmt.returning(*(table.c[n] for n in returning))
+    if returning:
+        result = await executor.execute(alias, stmt, params)
         row = result.one()
         for field, value in zip(generated, row, strict=True):
             obj.__dict__[field.attname] = value
         return
-    result = await executor.execute(alias, stmt)
+    result = await executor.execute(alias, stmt, params)
     pk = meta.pk
     if pk in generated:
         obj.__dict__[pk.attname] = _inserted_pk(result)
@@ -73,12 +119,17 @@ async def update_one(
     values = {f.attname: f.pre_save(obj, False) for f in fields}
     if not values:
         return 1
-    stmt = (
-        sa.update(table)
-        .where(table.c[meta.pk.attname] == obj.__dict__[meta.pk.attname])
-        .values(values)
-    )
-    result = await executor.execute(alias, stmt)
+    pk_col = table.c[meta.pk.attname]
+    pk = obj.__dict__[meta.pk.attname]
+    if _plain(values) and _PK_PARAM not in values:
+        # SET takes the parameters named after columns; the pk binds to the WHERE
+        stmt = _cached_statement(
+            table, "update", lambda: sa.update(table).where(pk_col == sa.bindparam(_PK_PARAM))
+        )
+        result = await executor.execute(alias, stmt, {**values, _PK_PARAM: pk})
+    else:
+        stmt = sa.update(table).where(pk_col == pk).values(values)
+        result = await executor.execute(alias, stmt)
     return int(result.rowcount)
 
 

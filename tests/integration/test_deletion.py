@@ -464,3 +464,59 @@ async def test_queryset_delete_of_a_whole_tree(categories: None) -> None:
     # everything
     assert await RelCategory.objects.all().delete() == 8
     assert await RelCategory.objects.count() == 0
+
+
+# -- no collector when nothing references the rows ----------------------------------------------
+
+
+async def test_delete_without_dependents_is_one_check_and_one_delete(db: str) -> None:
+    # RelArtist has CASCADE and RESTRICT reverse relations but no rows use them here
+    lone = await RelArtist.objects.create(name="Lone")
+    await RelArtist.objects.create(name="Other")
+    async with count_queries() as queries:
+        assert await RelArtist.objects.filter(name="Lone").delete() == 1
+    # SELECT EXISTS (…) OR EXISTS (…), then the DELETE: no transaction, no pk list
+    assert queries.count == 2, queries.statements
+    assert len(statements(queries, "DELETE")) == 1
+    other = await RelArtist.objects.get(name="Other")
+    async with count_queries() as queries:
+        assert await other.delete() == 1
+    assert queries.count == 2, queries.statements
+    assert other.pk is None
+    assert lone.pk is not None  # QuerySet.delete() leaves instances alone
+    assert await counts(RelArtist) == [0]
+
+
+async def test_delete_falls_back_to_the_collector_when_a_row_appears(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A dependent row created between the check and the DELETE: the DELETE fails on
+    # the foreign key, and the collector then cascades as usual.
+    from flash_db.models import deletion
+
+    artist = await make_artist("Racy", albums=1, songs=1, lyrics=1)
+
+    async def nothing_found(*args: Any) -> bool:
+        return False
+
+    monkeypatch.setattr(deletion, "has_dependents", nothing_found)
+    assert await RelArtist.objects.filter(pk=artist.pk).delete() == 1
+    assert await counts(RelArtist, RelAlbum, RelSong, RelLyric) == [0, 0, 0, 0]
+    # inside a transaction the error is the caller's (PostgreSQL aborts the transaction)
+    artist = await make_artist("Racy2", albums=1, songs=1, lyrics=0)
+    with pytest.raises(IntegrityError):
+        async with flash_db.atomic():
+            await artist.delete()
+    assert await counts(RelArtist, RelAlbum, RelSong) == [1, 1, 1]
+
+
+async def test_delete_of_self_referencing_rows_checks_children(db: str) -> None:
+    root = await RelCategory.objects.create(name="root")
+    await RelCategory.objects.create(name="leaf", parent=root)
+    async with count_queries() as queries:
+        assert await RelCategory.objects.filter(name="leaf").delete() == 1
+    assert queries.count == 2, queries.statements
+    await RelCategory.objects.create(name="leaf2", parent=root)
+    # cascades to leaf2, a row of the same model: both count
+    assert await RelCategory.objects.filter(name="root").delete() == 2
+    assert await counts(RelCategory) == [0]

@@ -704,6 +704,12 @@ async def test_prefetch_related_query_counts(lib: Library) -> None:
         assert [a.profile for a in authors] == [None, None, None]
     assert queries.count == 0
     assert got == {"Ann": ["Dune", "Emma"], "Bob": ["Foundation"], "Cid": []}
+    # a builder on a prefetched reverse manager keeps the relation's condition
+    async with count_queries() as queries:
+        assert names(await authors[0].books.filter(title__startswith="D")) == ["Dune"]
+        assert names(await authors[1].books.exclude(title="x")) == ["Foundation"]
+        assert await authors[2].books.all().filter(title__startswith="").count() == 0
+    assert queries.count == 3
 
     # the reverse many-to-many side
     async with count_queries() as queries:
