@@ -138,6 +138,22 @@ def allow_migrate(routers: Sequence[Any], alias: str, model: Any) -> bool:
     return (model._meta.database or config.DEFAULT_ALIAS) == alias
 
 
+def _refresh_features_on_first_connect(database: Database) -> None:
+    """Read the features again once the dialect knows the server.
+
+    SQLAlchemy learns the server version (and with it, e.g., MariaDB's INSERT …
+    RETURNING) on the first connection; features read before it are the dialect's
+    conservative defaults, which would keep bulk_create on one INSERT per row.
+    """
+
+    def refresh(_dbapi_connection: Any, _record: Any) -> None:
+        database.features = Features.from_dialect(database.engine.dialect)
+
+    # The engine runs dialect.initialize() in its own "connect" listener; this one is
+    # registered after it, so it sees the initialized dialect ("first_connect" would not).
+    event.listen(database.engine.sync_engine, "connect", refresh, once=True)
+
+
 class ConnectionHandler:
     """The configured databases, routers, and the executor used by QuerySets."""
 
@@ -168,9 +184,10 @@ class ConnectionHandler:
         try:
             for alias, db_url in settings.databases.items():
                 engine = _engine_for(db_url, engine_options)
-                created[alias] = Database(
+                database = created[alias] = Database(
                     alias, db_url, engine, Features.from_dialect(engine.dialect)
                 )
+                _refresh_features_on_first_connect(database)
             if check:
                 for database in created.values():
                     await self._check(database)

@@ -6,7 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+import flash_db
 from flash_db.exceptions import FieldError, IntegrityError
+from flash_db.query import Features
 
 from ..models import Author, Book, Tag
 
@@ -88,3 +90,12 @@ async def test_bulk_update(db: str) -> None:
         await Book.objects.bulk_update(objs, ["id"])
     with pytest.raises(ValueError, match="primary key"):
         await Book.objects.bulk_update([Book(title="unsaved")], ["title"])
+
+
+async def test_features_follow_the_server(db: str) -> None:
+    """Features are read again after the first connection (MariaDB's RETURNING is only
+    known once SQLAlchemy has seen the server version)."""
+    database = flash_db.connections["default"]
+    assert database.features == Features.from_dialect(database.dialect)
+    if db in ("postgresql", "mysql"):
+        assert database.features.insert_returning
