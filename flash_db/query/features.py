@@ -35,10 +35,16 @@ class Features:
     @classmethod
     def from_dialect(cls, dialect: Dialect) -> Features:
         name = dialect.name
+        # SQLAlchemy memoizes the executemany RETURNING flags on first read: read before
+        # the dialect has seen the server (server_version_info unset), they would stay
+        # the pre-connection defaults (MariaDB: no RETURNING) for the engine's lifetime,
+        # for SQLAlchemy's own executemany too. Until then, assume none.
+        initialized = dialect.server_version_info is not None
         return cls(
             vendor=name,
             insert_returning=bool(dialect.insert_returning),
-            insert_many_returning=bool(
+            insert_many_returning=initialized
+            and bool(
                 dialect.insert_executemany_returning
                 and dialect.insert_executemany_returning_sort_by_parameter_order
             ),

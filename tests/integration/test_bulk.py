@@ -9,6 +9,7 @@ import pytest
 import flash_db
 from flash_db.exceptions import FieldError, IntegrityError
 from flash_db.query import Features
+from flash_db.testing import count_queries
 
 from ..models import Author, Book, Tag
 
@@ -99,3 +100,20 @@ async def test_features_follow_the_server(db: str) -> None:
     assert database.features == Features.from_dialect(database.dialect)
     if db in ("postgresql", "mysql"):
         assert database.features.insert_returning
+        # MariaDB >= 10.5: ordered executemany RETURNING, once the server is known (the
+        # flags must not be read, and memoized by SQLAlchemy, before the first connection)
+        assert database.features.insert_many_returning
+        assert database.dialect.insert_executemany_returning
+
+
+async def test_bulk_create_reads_pks_back_in_one_statement_per_batch(db: str) -> None:
+    if db not in ("postgresql", "mysql"):
+        # SQLAlchemy sends SQLite's ordered RETURNING one row at a time (no sentinel)
+        pytest.skip("SQLAlchemy batches ordered executemany RETURNING on PostgreSQL and MariaDB")
+    objs = [Book(title=f"T{i:03}", price=i) for i in range(250)]
+    async with count_queries() as queries:
+        await Book.objects.bulk_create(objs, batch_size=100)
+    inserts = [s for s in queries.statements if s.startswith("INSERT")]
+    assert len(inserts) == 3, queries.statements
+    by_pk = {b.pk: b.title for b in await Book.objects.all()}
+    assert [by_pk[o.pk] for o in objs] == [o.title for o in objs]
