@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, CursorResult, Dialect, Engine, Row
+from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql import Executable
 from sqlalchemy.util import greenlet_spawn
@@ -98,8 +99,24 @@ def _utc_session(url: URL, connect_args: Mapping[str, Any]) -> dict[str, Any]:
     return args
 
 
+def _skips_autocommit_rollback(url: URL) -> bool:
+    """Whether the dialect can tell an autocommit connection (SQLAlchemy's
+    ``skip_autocommit_rollback`` raises on the others)."""
+    try:
+        dialect = url.get_dialect()
+    except (ImportError, sa.exc.ArgumentError):
+        return False
+    detect = getattr(dialect, "detect_autocommit_setting", None)
+    return detect is not None and detect is not DefaultDialect.detect_autocommit_setting
+
+
 def _engine_for(url: URL, options: Mapping[str, Any]) -> AsyncEngine:
     kwargs: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"}
+    if _skips_autocommit_rollback(url):
+        # The pool rolls back every connection it gets back; one in autocommit mode
+        # (every statement outside atomic()) has nothing to roll back, and the
+        # ROLLBACK costs a round trip to aiosqlite's thread or to the MySQL server.
+        kwargs["skip_autocommit_rollback"] = True
     kwargs.update(options)
     kwargs["connect_args"] = _utc_session(url, kwargs.get("connect_args") or {})
     try:

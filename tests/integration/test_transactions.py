@@ -49,6 +49,35 @@ async def test_commit_and_rollback_on_exception(db: str) -> None:
     assert checked_out() == 0
 
 
+async def test_autocommit_statements_send_no_rollback(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the pool would roll back every connection it gets back: for one in autocommit
+    # mode that is a wasted round trip (skip_autocommit_rollback); atomic() still rolls back
+    engine = connections["default"].engine
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        adapter = type(raw.dbapi_connection)
+    rollbacks: list[object] = []
+    real = adapter.rollback
+
+    def counted(self: Any) -> None:
+        rollbacks.append(self)
+        real(self)
+
+    monkeypatch.setattr(adapter, "rollback", counted)
+    await TxItem.objects.create(name="auto")
+    assert await TxItem.objects.count() == 1
+    assert rollbacks == []
+    with pytest.raises(RuntimeError):
+        async with atomic():
+            await TxItem.objects.create(name="lost")
+            raise RuntimeError
+    assert len(rollbacks) >= 1
+    assert await names() == ["auto"]
+    assert checked_out() == 0
+
+
 async def test_nested_savepoint_rollback_keeps_outer_work(db: str) -> None:
     async with atomic():
         await TxItem.objects.create(name="outer")
