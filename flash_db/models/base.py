@@ -413,7 +413,7 @@ class Model(metaclass=ModelBase):
             model,
             alias,
             [condition],
-            plain=lambda: _delete_where(executor, alias, meta.table, condition),
+            plain=lambda: writes.delete_by_pk(executor, alias, model, self.pk),
             collected=lambda: deletion.delete_collected(model, alias, [self.pk], instance=self),
         )
         self.pk = None
@@ -430,8 +430,15 @@ class Model(metaclass=ModelBase):
             pks = await qs.values_list("pk", flat=True)
             return await deletion.delete_collected(cls, alias, pks)
 
+        conditions = write_filter(qs._state)
+        by_pk, pk = writes.pk_equals(cls, conditions)
+        plain: Callable[[], Awaitable[int]] = (
+            (lambda: writes.delete_by_pk(qs._executor, alias, cls, pk))
+            if by_pk
+            else qs._delete_plain
+        )
         return await _delete_with_fast_path(
-            cls, alias, write_filter(qs._state), plain=qs._delete_plain, collected=collected
+            cls, alias, conditions, plain=plain, collected=collected
         )
 
     async def refresh_from_db(
@@ -465,10 +472,6 @@ class Model(metaclass=ModelBase):
             prefetch.check(model)
         alias = get_executor().db_for_read(model, using, instance=self)
         await prefetch_objects([self], prefetches, alias)
-
-
-async def _delete_where(executor: Any, alias: str, table: sa.Table, condition: Any) -> int:
-    return int((await executor.execute(alias, sa.delete(table).where(condition))).rowcount)
 
 
 async def _delete_with_fast_path(

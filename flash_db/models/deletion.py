@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from .. import signals
 from ..exceptions import ProtectedError
 from ..fields.related import CASCADE, PROTECT, RESTRICT, SET_DEFAULT, SET_NULL
-from ..query import get_executor
+from ..query import get_executor, writes
 from ..query.prefetch import BATCH_SIZE
 
 _ORM_ACTIONS = (CASCADE, PROTECT, RESTRICT, SET_NULL, SET_DEFAULT)
@@ -56,20 +56,35 @@ async def has_dependents(model: Any, alias: str, conditions: Sequence[Any]) -> b
     """
     meta = model._meta
     table = meta.table
+    fks = tuple(fk for fk in meta.referenced_by if fk.on_delete in _ORM_ACTIONS)
+    if not fks:
+        return False
+    by_pk, pk = writes.pk_equals(model, conditions)
+    if by_pk:
+        # filter(pk=…).delete() and obj.delete(): one probe per model and set of
+        # referencing keys, the pk a parameter (building and keying it cost ~60 µs)
+        stmt = writes.cached_statement(
+            table,
+            ("dependents", fks),
+            lambda: _dependents_probe(model, fks, [writes.pk_param(table, meta.pk.attname)]),
+        )
+        result = await get_executor().execute(alias, stmt, writes.pk_params(pk))
+    else:
+        result = await get_executor().execute(alias, _dependents_probe(model, fks, conditions))
+    return bool(result.scalar())
+
+
+def _dependents_probe(model: Any, fks: Sequence[Any], conditions: Sequence[Any]) -> Any:
+    table = model._meta.table
     probes = []
-    for fk in meta.referenced_by:
-        if fk.on_delete not in _ORM_ACTIONS:
-            continue
+    for fk in fks:
         child = fk.model._meta.table
         if fk.model is model:
             # an alias keeps a self-referencing table from correlating with itself
             child = child.alias("flash_dependent")
         keys = sa.select(table.c[fk.target_field.attname]).where(*conditions).correlate(None)
         probes.append(sa.exists().where(child.c[fk.attname].in_(keys)))
-    if not probes:
-        return False
-    result = await get_executor().execute(alias, sa.select(sa.or_(*probes)))
-    return bool(result.scalar())
+    return sa.select(sa.or_(*probes))
 
 
 def _sends_signals(model: Any) -> bool:

@@ -80,6 +80,20 @@ class QueryState:
 
 _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(QueryState))
 
+#: every field but the model and the database, with its default: ``Model.objects.all()``
+_UNFILTERED = tuple(
+    (f.name, f.default) for f in dataclasses.fields(QueryState) if f.name not in ("model", "using")
+)
+assert all(default is not dataclasses.MISSING for _, default in _UNFILTERED)
+
+
+def is_unfiltered(state: QueryState) -> bool:
+    """Whether ``state`` is that of ``Model.objects.all()`` (on any database): no filter,
+    ordering, slice, annotation, relation loading or cached rows. (The defaults are
+    ``()``, ``None`` and scalars: comparing a tuple of expressions to ``()`` compares
+    no expression.)"""
+    return all(getattr(state, name) == default for name, default in _UNFILTERED)
+
 
 def _default_ordering(model: ModelLike) -> tuple[OrderTerm, ...]:
     """Meta.ordering resolved once per model."""

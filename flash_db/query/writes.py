@@ -14,7 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, BindParameter, ClauseElement
 
 from ..exceptions import FieldError, NotSupportedError
 from ..expressions import Expression
@@ -24,18 +25,40 @@ from .features import Features
 
 
 def insert_values(
-    model: Any, obj: Any, fields: Iterable[Field[Any]]
+    model: Any, obj: Any, fields: Sequence[Field[Any]]
 ) -> tuple[dict[str, Any], list[Field[Any]]]:
     """Values to INSERT for ``obj`` and the fields the database fills in (auto pk, db_default)."""
     values: dict[str, Any] = {}
     generated: list[Field[Any]] = []
-    for field in fields:
-        value = field.pre_save(obj, True)
-        if value is None and (field.auto_increment or field.has_db_default):
+    stored = obj.__dict__
+    for field, attname, own_value, may_generate in _insert_plan(fields):
+        # most fields write what the instance holds; pre_save() only where overridden
+        value = stored.get(attname) if own_value else field.pre_save(obj, True)
+        if value is None and may_generate:
             generated.append(field)
             continue
-        values[field.attname] = value
+        values[attname] = value
     return values, generated
+
+
+#: per field tuple: (field, attname, pre_save is Field's own, database may fill it in)
+_INSERT_PLANS: dict[tuple[Field[Any], ...], tuple[tuple[Any, str, bool, bool], ...]] = {}
+
+
+def _insert_plan(fields: Sequence[Field[Any]]) -> tuple[tuple[Any, str, bool, bool], ...]:
+    key = tuple(fields)
+    plan = _INSERT_PLANS.get(key)
+    if plan is None:
+        plan = _INSERT_PLANS[key] = tuple(
+            (
+                f,
+                f.attname,
+                type(f).pre_save is Field.pre_save,
+                bool(f.auto_increment or f.has_db_default),
+            )
+            for f in fields
+        )
+    return plan
 
 
 #: statements reused across calls, per table: one object per shape keeps SQLAlchemy's
@@ -44,7 +67,8 @@ def insert_values(
 _STATEMENTS: weakref.WeakKeyDictionary[sa.Table, dict[Any, Any]] = weakref.WeakKeyDictionary()
 
 
-def _cached_statement(table: sa.Table, key: Any, build: Any) -> Any:
+def cached_statement(table: sa.Table, key: Any, build: Any) -> Any:
+    """The statement ``build()`` returns, built once per ``table`` and ``key``."""
     per_table = _STATEMENTS.get(table)
     if per_table is None:
         per_table = _STATEMENTS[table] = {}
@@ -75,7 +99,7 @@ async def insert_one(executor: Executor, alias: str, model: Any, obj: Any) -> No
     params: Any = None
     if _plain(values):
         # the columns come from the parameters' keys, as in an executemany
-        stmt = _cached_statement(
+        stmt = cached_statement(
             table,
             ("insert", returning),
             lambda: (
@@ -123,7 +147,7 @@ async def update_one(
     pk = obj.__dict__[meta.pk.attname]
     if _plain(values) and _PK_PARAM not in values:
         # SET takes the parameters named after columns; the pk binds to the WHERE
-        stmt = _cached_statement(
+        stmt = cached_statement(
             table, "update", lambda: sa.update(table).where(pk_col == sa.bindparam(_PK_PARAM))
         )
         result = await executor.execute(alias, stmt, {**values, _PK_PARAM: pk})
@@ -131,6 +155,54 @@ async def update_one(
         stmt = sa.update(table).where(pk_col == pk).values(values)
         result = await executor.execute(alias, stmt)
     return int(result.rowcount)
+
+
+def pk_equals(model: Any, conditions: Sequence[Any]) -> tuple[bool, Any]:
+    """``(True, value)`` when ``conditions`` are exactly ``pk = value`` (``filter(pk=…)``,
+    an instance's own row), bound with the pk column's type; else ``(False, None)``.
+
+    Such deletes run statements cached per table with the value as a parameter.
+    """
+    if len(conditions) != 1:
+        return False, None
+    cond = conditions[0]
+    meta = model._meta
+    pk_col = meta.table.c[meta.pk.attname]
+    if (
+        isinstance(cond, BinaryExpression)
+        and cond.operator is operators.eq
+        and cond.left is pk_col
+        and not cond.modifiers
+    ):
+        bind = cond.right
+        if (
+            isinstance(bind, BindParameter)
+            and bind.callable is None
+            and bind.value is not None
+            and type(bind.type) is type(pk_col.type)
+        ):
+            return True, bind.value
+    return False, None
+
+
+def pk_param(table: sa.Table, pk_attname: str) -> Any:
+    """``pk = :flash_pk_``, for statements cached per table (the value is a parameter)."""
+    return table.c[pk_attname] == sa.bindparam(_PK_PARAM, type_=table.c[pk_attname].type)
+
+
+async def delete_by_pk(executor: Executor, alias: str, model: Any, pk: Any) -> int:
+    """``DELETE … WHERE pk = :pk`` (one cached statement per table); returns rows deleted."""
+    meta = model._meta
+    table = meta.table
+    stmt = cached_statement(
+        table, "delete", lambda: sa.delete(table).where(pk_param(table, meta.pk.attname))
+    )
+    return int((await executor.execute(alias, stmt, {_PK_PARAM: pk})).rowcount)
+
+
+def pk_params(pk: Any) -> dict[str, Any]:
+    """The execute() parameters of a statement built with :func:`pk_param`."""
+    return {_PK_PARAM: pk}
 
 
 def _inserted_pk(result: Any) -> Any:

@@ -520,3 +520,28 @@ async def test_delete_of_self_referencing_rows_checks_children(db: str) -> None:
     # cascades to leaf2, a row of the same model: both count
     assert await RelCategory.objects.filter(name="root").delete() == 2
     assert await counts(RelCategory) == [0]
+
+
+async def test_delete_by_pk_uses_the_cached_check_and_still_cascades(db: str) -> None:
+    # filter(pk=…).delete() and obj.delete() run a probe and a DELETE cached per model,
+    # the pk a parameter: the answer must follow the rows, not the first call
+    lone = await RelArtist.objects.create(name="Lone")
+    busy = await make_artist("Busy", albums=1, songs=1, lyrics=1)
+    async with count_queries() as queries:
+        assert await RelArtist.objects.filter(pk=lone.pk).delete() == 1
+    assert queries.count == 2, queries.statements
+    assert await RelArtist.objects.filter(pk=busy.pk).delete() == 1
+    assert await counts(RelArtist, RelAlbum, RelSong, RelLyric) == [0, 0, 0, 0]
+    again = await make_artist("Again", albums=2, songs=0, lyrics=0)
+    assert await again.delete() == 1
+    assert again.pk is None
+    assert await counts(RelArtist, RelAlbum) == [0, 0]
+    # a self-referencing model: the probe aliases the table
+    root = await RelCategory.objects.create(name="root")
+    leaf = await RelCategory.objects.create(name="leaf", parent=root)
+    async with count_queries() as queries:
+        assert await RelCategory.objects.filter(pk=leaf.pk).delete() == 1
+    assert queries.count == 2, queries.statements
+    await RelCategory.objects.create(name="leaf2", parent=root)
+    assert await RelCategory.objects.filter(pk=root.pk).delete() == 2
+    assert await counts(RelCategory) == [0]

@@ -29,6 +29,7 @@ from flash_db import (
     connections,
 )
 from flash_db.exceptions import FieldError, MultipleObjectsReturned
+from flash_db.testing import count_queries
 
 from ..models import Author, Book
 
@@ -160,6 +161,30 @@ async def test_get_first_last_count_exists(books: list[Book]) -> None:
     assert await Book.objects.order_by("title")[1:3].count() == 2
     assert await Book.objects.none().count() == 0
     assert await Book.objects.none() == []
+
+
+async def test_get_by_pk_runs_a_statement_cached_per_model(books: list[Book]) -> None:
+    dune = next(b for b in books if b.title == "Dune")
+    async with count_queries() as queries:
+        assert (await Book.objects.get(pk=dune.pk)).title == "Dune"
+        assert (await Book.objects.get(id=dune.pk)).title == "Dune"
+        assert (await Book.objects.all().get(pk=dune.pk)).pages == 412
+        assert (await Book.objects.using("default").get(pk=dune.pk)).title == "Dune"
+    assert queries.count == 4
+    assert len(set(queries.statements)) == 1 and "LIMIT" in queries.statements[0].upper()
+    missing = max(b.pk for b in books) + 1
+    with pytest.raises(Book.DoesNotExist, match=f"pk={missing}"):
+        await Book.objects.get(pk=missing)
+    # a filtered QuerySet, a custom QuerySet's filter or other value kinds keep their meaning
+    with pytest.raises(Book.DoesNotExist):
+        await Book.objects.filter(title="Emma").get(pk=dune.pk)
+    with pytest.raises(Book.DoesNotExist):
+        await Book.objects.cheap().get(pk=dune.pk)
+    with pytest.raises(Book.DoesNotExist):
+        await Book.objects.get(pk=None)
+    assert (await Book.objects.get(pk=F("id") * 1, title="Dune")).pk == dune.pk
+    with pytest.raises(TypeError, match="sliced"):
+        await Book.objects.order_by("-price")[:10].get(pk=dune.pk)
 
 
 async def test_values_and_values_list(books: list[Book]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import flash_db
-from flash_db import Avg, Count, Max, Model, Prefetch, Q, Sum, fields, metadata, registry
+from flash_db import Avg, Count, Max, Model, Prefetch, Q, QuerySet, Sum, fields, metadata, registry
 from flash_db.exceptions import (
     FieldError,
     IntegrityError,
@@ -721,6 +721,29 @@ async def test_prefetch_related_query_counts(lib: Library) -> None:
         "scifi": ["Dune", "Foundation"],
         "space": ["Foundation"],
     }
+
+
+async def test_prefetched_reverse_manager_builds_its_query_on_demand(lib: Library) -> None:
+    authors = await RelAuthor.objects.order_by("name").prefetch_related("books")
+    ann, bob, cid = authors
+    qs = ann.books.all()
+    assert isinstance(qs, QuerySet) and qs.model is RelBook
+    async with count_queries() as queries:
+        assert names([b async for b in qs]) == ["Dune", "Emma"]
+        assert names(await qs.all()) == ["Dune", "Emma"]
+        assert await qs.count() == 2 and await qs.exists()
+        assert await cid.books.count() == 0 and not await cid.books.exists()
+        assert (await qs)[0].author is ann
+    assert queries.count == 0
+    # anything but reading the rows works on the relation's real QuerySet
+    assert f"{RelBook._meta.table.name}.author_id" in qs.sql()
+    async with count_queries() as queries:
+        assert names(await qs.order_by("-title")) == ["Emma", "Dune"]
+        assert await qs.values_list("title", flat=True).order_by("title") == ["Dune", "Emma"]
+        assert (await qs.get(title="Emma")).title == "Emma"
+        assert (await bob.books.all().filter(price__gte=0).first()).title == "Foundation"
+        assert await cid.books.filter(title="Dune").count() == 0
+    assert queries.count == 5
 
 
 async def test_prefetch_nested_and_forward(lib: Library) -> None:
