@@ -155,6 +155,11 @@ def allow_migrate(routers: Sequence[Any], alias: str, model: Any) -> bool:
     return (model._meta.database or config.DEFAULT_ALIAS) == alias
 
 
+def models_on(routers: Sequence[Any], alias: str) -> list[Any]:
+    """The registered models whose tables belong on ``alias`` (see :func:`allow_migrate`)."""
+    return [m for m in registry if allow_migrate(routers, alias, m)]
+
+
 def _refresh_features_on_first_connect(database: Database) -> None:
     """Read the features again once the dialect knows the server.
 
@@ -369,7 +374,7 @@ class ConnectionHandler:
 
     def tables_for(self, alias: str) -> list[sa.Table]:
         """Tables of the registered models that live on ``alias``."""
-        return [m._meta.table for m in registry if self.allow_migrate(alias, m)]
+        return [m._meta.table for m in models_on(self.routers, alias)]
 
     async def create_all(self, using: str | None = None) -> None:
         for alias in [using] if using else list(self.databases):

@@ -32,8 +32,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy.types import TypeDecorator
 
 from ..db.config import DEFAULT_ALIAS
-from ..db.connections import allow_migrate
-from ..models import metadata, registry
+from ..db.connections import models_on
+from ..models import metadata
 
 VERSION_TABLE_PREFIX = "alembic_version"
 
@@ -54,7 +54,7 @@ def version_table(alias: str) -> str:
 
 def tables_for(alias: str, routers: Sequence[Any] = ()) -> set[str]:
     """Names of the tables that belong on ``alias``."""
-    return {m._meta.table.name for m in registry if allow_migrate(routers, alias, m)}
+    return {m._meta.table.name for m in models_on(routers, alias)}
 
 
 def include_object_for(

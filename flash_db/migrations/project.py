@@ -24,9 +24,8 @@ from typing import Any
 from sqlalchemy.engine import URL
 
 from ..db import config
-from ..db.connections import allow_migrate
+from ..db.connections import models_on
 from ..exceptions import ConfigurationError
-from ..models import registry
 
 
 @dataclass
@@ -70,7 +69,7 @@ class Project:
 
     def models_for(self, alias: str) -> list[Any]:
         """Registered models whose table belongs on ``alias`` (routers, then ``Meta.database``)."""
-        return [m for m in registry if allow_migrate(self.routers, alias, m)]
+        return models_on(self.routers, alias)
 
 
 def load_project(

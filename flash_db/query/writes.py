@@ -148,9 +148,9 @@ async def update_one(
     if _plain(values) and _PK_PARAM not in values:
         # SET takes the parameters named after columns; the pk binds to the WHERE
         stmt = cached_statement(
-            table, "update", lambda: sa.update(table).where(pk_col == sa.bindparam(_PK_PARAM))
+            table, "update", lambda: sa.update(table).where(pk_param(table, meta.pk.attname))
         )
-        result = await executor.execute(alias, stmt, {**values, _PK_PARAM: pk})
+        result = await executor.execute(alias, stmt, {**values, **pk_params(pk)})
     else:
         stmt = sa.update(table).where(pk_col == pk).values(values)
         result = await executor.execute(alias, stmt)
@@ -197,7 +197,7 @@ async def delete_by_pk(executor: Executor, alias: str, model: Any, pk: Any) -> i
     stmt = cached_statement(
         table, "delete", lambda: sa.delete(table).where(pk_param(table, meta.pk.attname))
     )
-    return int((await executor.execute(alias, stmt, {_PK_PARAM: pk})).rowcount)
+    return int((await executor.execute(alias, stmt, pk_params(pk))).rowcount)
 
 
 def pk_params(pk: Any) -> dict[str, Any]:
