@@ -32,7 +32,7 @@ from ..exceptions import ConfigurationError, DatabaseError
 from ..models import metadata, registry
 from ..query import Features
 from ..query import install as install_executor
-from . import config
+from . import _sqlite, config
 from .context import current, current_transaction
 from .errors import translated
 from .transaction import Atomic
@@ -58,29 +58,6 @@ class Database:
 
     def __repr__(self) -> str:
         return f"<Database {self.alias!r} {self.display_url}>"
-
-
-def _sqlite_begin(connection: Any) -> None:
-    """Start SQLite transactions when atomic() begins (SQLAlchemy's pysqlite recipe).
-
-    The sqlite3 driver would only send BEGIN before the first INSERT/UPDATE/DELETE,
-    so reads and savepoints before it ran outside the transaction (a savepoint
-    opening the transaction commits it when released). BEGIN IMMEDIATE takes the
-    write lock up front: concurrent writers wait (busy timeout) instead of
-    failing with "database is locked" when they upgrade their lock.
-    """
-    # The driver's isolation_level is None in autocommit (outside atomic()).
-    if connection.connection.dbapi_connection.isolation_level is not None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # Enforce foreign keys (off by default in SQLite), and make LIKE
-    # case-sensitive so that contains/startswith behave as on PostgreSQL.
-    cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.execute("PRAGMA case_sensitive_like = ON")
-    cursor.close()
 
 
 def _utc_session(url: URL, connect_args: Mapping[str, Any]) -> dict[str, Any]:
@@ -111,7 +88,7 @@ def _skips_autocommit_rollback(url: URL) -> bool:
 
 
 def _engine_for(url: URL, options: Mapping[str, Any]) -> AsyncEngine:
-    kwargs: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"}
+    kwargs: dict[str, Any] = {"isolation_level": "AUTOCOMMIT", **_sqlite.engine_options(url)}
     if _skips_autocommit_rollback(url):
         # The pool rolls back every connection it gets back; one in autocommit mode
         # (every statement outside atomic()) has nothing to roll back, and the
@@ -130,8 +107,7 @@ def _engine_for(url: URL, options: Mapping[str, Any]) -> AsyncEngine:
     except (TypeError, sa.exc.ArgumentError) as exc:
         raise ConfigurationError(f"bad engine options for {config.mask(url)}: {exc}") from None
     if url.get_backend_name() == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        _sqlite.install(engine.sync_engine)
     return engine
 
 

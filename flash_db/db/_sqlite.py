@@ -1,0 +1,205 @@
+"""SQLite specifics of the engine: one hop to aiosqlite's thread per statement, the
+connection pragmas, BEGIN IMMEDIATE, and ordered ``INSERT … RETURNING`` batches.
+
+aiosqlite runs every call on a worker thread and hands the result back through the
+event loop; each hand-off costs tens of microseconds, more than SQLite takes to run a
+small statement. SQLAlchemy's aiosqlite adapter makes three or four of them per
+statement (open a cursor, execute, fetch, close the cursor). :class:`OneHopCursor`
+makes one: the whole execute-fetch-close runs as a single function on aiosqlite's
+thread (``Connection._execute``, the queue every aiosqlite call goes through). It is
+used only when the installed aiosqlite has that entry point; otherwise SQLAlchemy's
+own adapter runs unchanged.
+
+Nothing here is public; :func:`engine_options` and :func:`install` are called by
+``db.connections`` when it builds an engine for a ``sqlite`` URL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import deque
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.sql.compiler import InsertmanyvaluesSentinelOpts
+from sqlalchemy.util import await_only
+
+
+def _run(conn: sqlite3.Connection, operation: str, parameters: Any) -> tuple[Any, ...]:
+    """On aiosqlite's thread: execute, fetch everything, close the cursor."""
+    cursor = conn.cursor()
+    try:
+        cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else ()
+        # rowcount is read after the fetch: for DML with RETURNING, sqlite3 counts the
+        # rows only as they are stepped through.
+        return description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+def _run_many(conn: sqlite3.Connection, operation: str, seq: Any) -> tuple[Any, ...]:
+    cursor = conn.cursor()
+    try:
+        cursor.executemany(operation, seq)
+        return None, (), cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class OneHopCursor:
+    """A DBAPI cursor over an aiosqlite connection that costs one thread hop per execute.
+
+    The rows are fetched on the worker thread with the execute and buffered here, as
+    SQLAlchemy's adapter buffers them; the sqlite3 cursor is closed before the hop
+    returns, so there is nothing to close afterwards.
+    """
+
+    server_side = False
+    __slots__ = ("_adapt", "_aio", "_rows", "arraysize", "description", "lastrowid", "rowcount")
+
+    def __init__(self, adapt_connection: Any) -> None:
+        self._adapt = adapt_connection
+        self._aio = adapt_connection._connection
+        self._rows: deque[Any] = deque()
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self.arraysize = 1
+
+    def execute(self, operation: str, parameters: Any = None) -> None:
+        aio = self._aio
+        try:
+            description, rows, self.rowcount, self.lastrowid = await_only(
+                aio._execute(_run, aio._conn, operation, () if parameters is None else parameters)
+            )
+        except Exception as error:
+            self._adapt._handle_exception(error)
+        self.description = description
+        self._rows = deque(rows)
+
+    def executemany(self, operation: str, seq_of_parameters: Sequence[Any]) -> None:
+        aio = self._aio
+        try:
+            self.description, _, self.rowcount, self.lastrowid = await_only(
+                aio._execute(_run_many, aio._conn, operation, seq_of_parameters)
+            )
+        except Exception as error:
+            self._adapt._handle_exception(error)
+        self._rows = deque()
+
+    def fetchone(self) -> Any:
+        rows = self._rows
+        return rows.popleft() if rows else None
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        rows = self._rows
+        n = min(self.arraysize if size is None else size, len(rows))
+        return [rows.popleft() for _ in range(n)]
+
+    def fetchall(self) -> list[Any]:
+        rows = list(self._rows)
+        self._rows.clear()
+        return rows
+
+    def __iter__(self) -> Iterator[Any]:
+        rows = self._rows
+        while rows:
+            yield rows.popleft()
+
+    def close(self) -> None:
+        self._rows.clear()
+
+    async def _async_soft_close(self) -> None:
+        """SQLAlchemy's asyncio layer closes adapted cursors through this; there is
+        nothing left open."""
+
+    def setinputsizes(self, *inputsizes: Any) -> None:
+        """Not used by SQLite."""
+
+    def nextset(self) -> None:
+        """SQLite statements have one result set."""
+        self._rows.clear()
+
+
+def _dbapi() -> Any:
+    """SQLAlchemy's aiosqlite DBAPI shim, with connections that hand out OneHopCursors
+    (None when aiosqlite lacks the private queue entry point this relies on)."""
+    import aiosqlite
+    from sqlalchemy.dialects.sqlite.aiosqlite import (
+        AsyncAdapt_aiosqlite_connection,
+        AsyncAdapt_aiosqlite_dbapi,
+    )
+
+    if not callable(getattr(aiosqlite.Connection, "_execute", None)):
+        return None
+
+    class Connection(AsyncAdapt_aiosqlite_connection):
+        __slots__ = ()
+
+        def cursor(self, server_side: bool = False) -> Any:
+            if server_side:
+                return super().cursor(server_side=True)
+            return OneHopCursor(self)
+
+    class DBAPI(AsyncAdapt_aiosqlite_dbapi):
+        def connect(self, *arg: Any, **kw: Any) -> Any:
+            adapted = super().connect(*arg, **kw)
+            return Connection(self, adapted._connection)
+
+    return DBAPI(aiosqlite, sqlite3)
+
+
+def engine_options(url: URL) -> dict[str, Any]:
+    """Extra ``create_async_engine`` options for ``url`` (empty unless it is aiosqlite)."""
+    if url.get_backend_name() != "sqlite" or url.get_driver_name() != "aiosqlite":
+        return {}
+    dbapi = _dbapi()
+    return {} if dbapi is None else {"module": dbapi}
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # Enforce foreign keys (off by default in SQLite), and make LIKE
+    # case-sensitive so that contains/startswith behave as on PostgreSQL.
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA case_sensitive_like = ON")
+    cursor.close()
+
+
+def _begin(connection: Any) -> None:
+    """Start SQLite transactions when atomic() begins (SQLAlchemy's pysqlite recipe).
+
+    The sqlite3 driver would only send BEGIN before the first INSERT/UPDATE/DELETE,
+    so reads and savepoints before it ran outside the transaction (a savepoint
+    opening the transaction commits it when released). BEGIN IMMEDIATE takes the
+    write lock up front: concurrent writers wait (busy timeout) instead of
+    failing with "database is locked" when they upgrade their lock.
+    """
+    # The driver's isolation_level is None in autocommit (outside atomic()).
+    if connection.connection.dbapi_connection.isolation_level is not None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def install(engine: Engine) -> None:
+    """The connection pragmas, BEGIN IMMEDIATE, and ordered multi-row RETURNING.
+
+    SQLAlchemy runs ``INSERT … RETURNING`` for many rows in batches only where it can
+    line the returned rows up with the parameters; on SQLite it sends one INSERT per
+    row, because SQLite does not promise the order of RETURNING rows. It does promise
+    how it picks a new rowid: one more than the largest in the table (or in
+    ``sqlite_sequence`` for AUTOINCREMENT tables), row by row in VALUES order, while
+    the statement holds the write lock. Sorting the returned rows by the integer
+    primary key therefore restores the parameter order, which is what SQLAlchemy's
+    ``ANY_AUTOINCREMENT`` sentinel does. (The exception is a table whose rowid has
+    reached 2**63 - 1, where SQLite picks unused rowids at random; upserts, whose
+    updated rows keep their old keys, SQLAlchemy already sends one row at a time.)
+    """
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _begin)
+    engine.dialect.insertmanyvalues_implicit_sentinel = (
+        InsertmanyvaluesSentinelOpts.ANY_AUTOINCREMENT
+    )
