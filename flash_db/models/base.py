@@ -20,7 +20,7 @@ Example::
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
@@ -407,14 +407,13 @@ class Model(metaclass=ModelBase):
         executor = get_executor()
         alias = executor.db_for_write(type(self), using, instance=self)
         model = type(self)
-        meta = self._meta
-        condition = meta.table.c[meta.pk.attname] == self.pk
+        pk = self.pk
         count = await _delete_with_fast_path(
             model,
             alias,
-            [condition],
-            plain=lambda: writes.delete_by_pk(executor, alias, model, self.pk),
-            collected=lambda: deletion.delete_collected(model, alias, [self.pk], instance=self),
+            pk=pk,
+            plain=lambda: writes.delete_by_pk(executor, alias, model, pk),
+            collected=lambda: deletion.delete_collected(model, alias, [pk], instance=self),
         )
         self.pk = None
         self.__dict__["_adding"] = True
@@ -438,7 +437,12 @@ class Model(metaclass=ModelBase):
             else qs._delete_plain
         )
         return await _delete_with_fast_path(
-            cls, alias, conditions, plain=plain, collected=collected
+            cls,
+            alias,
+            conditions,
+            pk=pk if by_pk else deletion.NO_PK,
+            plain=plain,
+            collected=collected,
         )
 
     async def refresh_from_db(
@@ -477,26 +481,37 @@ class Model(metaclass=ModelBase):
 async def _delete_with_fast_path(
     model: Any,
     alias: str,
-    conditions: Any,
+    conditions: Sequence[Any] = (),
     *,
+    pk: Any = deletion.NO_PK,
     plain: Callable[[], Awaitable[int]],
     collected: Callable[[], Awaitable[int]],
 ) -> int:
     """Delete with one plain DELETE when nothing references the rows, else with the collector.
 
-    The collector (in a transaction) runs when ``on_delete`` actions or delete signals
-    need it; with actions but no signals, :func:`deletion.has_dependents` asks first
-    whether any row would be affected. If a referencing row appears between that check
-    and the DELETE (a foreign key error outside a transaction), the collector runs after all.
+    ``pk`` (when given) says the rows are the one row with that pk, and ``conditions``
+    are then unused. The collector (in a transaction) runs when ``on_delete`` actions or
+    delete signals need it; with actions but no signals, the row is first deleted only if
+    nothing references it (:func:`deletion.delete_unreferenced`, one statement), or
+    :func:`deletion.has_dependents` asks whether any row would be affected. If a
+    referencing row appears between that check and the DELETE (a foreign key error
+    outside a transaction), the collector runs after all.
     """
     executor = get_executor()
     if not deletion.needs_collector(model):
         return await plain()
-    if deletion.can_skip_collector(model) and not await deletion.has_dependents(
-        model, alias, conditions
-    ):
+    if deletion.can_skip_collector(model):
         try:
-            return await plain()
+            if pk is not deletion.NO_PK:
+                deleted = await deletion.delete_unreferenced(model, alias, pk)
+                if deleted:
+                    return deleted
+                # 0: missing or referenced; the collector tells which
+                ask_first = deleted is None
+            else:
+                ask_first = True
+            if ask_first and not await deletion.has_dependents(model, alias, conditions, pk=pk):
+                return await plain()
         except exceptions.IntegrityError:
             if executor.in_transaction(alias):
                 raise

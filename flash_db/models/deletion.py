@@ -44,9 +44,19 @@ def can_skip_collector(model: Any) -> bool:
     return not _sends_signals(model)
 
 
-async def has_dependents(model: Any, alias: str, conditions: Sequence[Any]) -> bool:
+#: ``pk=`` left out (a ``None`` pk is a value)
+NO_PK: Any = object()
+
+
+def _orm_fks(model: Any) -> tuple[Any, ...]:
+    return tuple(fk for fk in model._meta.referenced_by if fk.on_delete in _ORM_ACTIONS)
+
+
+async def has_dependents(
+    model: Any, alias: str, conditions: Sequence[Any] = (), *, pk: Any = NO_PK
+) -> bool:
     """Whether any row references, through a foreign key with an ORM action, the ``model``
-    rows matching ``conditions``: one ``SELECT EXISTS (…) OR EXISTS (…)`` round trip.
+    rows matching ``conditions`` (or the row ``pk``): one ``SELECT EXISTS (…) OR EXISTS (…)``.
 
     A plain ``DELETE`` is then enough when none does: the collector's transaction, its
     ``SELECT`` of the pks and of the referencing rows are what made ``delete()`` of a
@@ -54,24 +64,50 @@ async def has_dependents(model: Any, alias: str, conditions: Sequence[Any]) -> b
     that starts referencing them after this check makes the ``DELETE`` fail on the
     foreign key (ORM actions emit no ``ON DELETE`` clause), never leaves an orphan.
     """
-    meta = model._meta
-    table = meta.table
-    fks = tuple(fk for fk in meta.referenced_by if fk.on_delete in _ORM_ACTIONS)
+    fks = _orm_fks(model)
     if not fks:
         return False
-    by_pk, pk = writes.pk_equals(model, conditions)
-    if by_pk:
-        # filter(pk=…).delete() and obj.delete(): one probe per model and set of
-        # referencing keys, the pk a parameter (building and keying it cost ~60 µs)
+    table = model._meta.table
+    if pk is not NO_PK:
+        # one probe per model and set of referencing keys, the pk a parameter (building
+        # and keying it cost ~60 µs)
         stmt = writes.cached_statement(
             table,
             ("dependents", fks),
-            lambda: _dependents_probe(model, fks, [writes.pk_param(table, meta.pk.attname)]),
+            lambda: _dependents_probe(model, fks, [writes.pk_param(table, model._meta.pk.attname)]),
         )
         result = await get_executor().execute(alias, stmt, writes.pk_params(pk))
     else:
         result = await get_executor().execute(alias, _dependents_probe(model, fks, conditions))
     return bool(result.scalar())
+
+
+async def delete_unreferenced(model: Any, alias: str, pk: Any) -> int | None:
+    """``DELETE`` the row ``pk`` unless a row references it through a foreign key with an
+    ORM action: one statement, ``… WHERE pk = :pk AND NOT EXISTS (…)``; returns the rows
+    deleted (0: no such row, or it is referenced and needs the collector).
+
+    ``None`` when that cannot be one statement on every backend: a foreign key to a
+    column other than the pk, or from the model to itself, would make the guard read the
+    table being deleted from, which MySQL refuses (error 1093); :func:`has_dependents`
+    asks first instead.
+    """
+    meta = model._meta
+    fks = _orm_fks(model)
+    if any(fk.model is model or fk.target_field.attname != meta.pk.attname for fk in fks):
+        return None
+    table = meta.table
+
+    def build() -> Any:
+        pk_name = meta.pk.attname
+        guards = [
+            ~sa.exists().where(fk.model._meta.table.c[fk.attname] == writes.pk_bind(table, pk_name))
+            for fk in fks
+        ]
+        return sa.delete(table).where(writes.pk_param(table, pk_name), *guards)
+
+    stmt = writes.cached_statement(table, ("delete_unreferenced", fks), build)
+    return int((await get_executor().execute(alias, stmt, writes.pk_params(pk))).rowcount)
 
 
 def _dependents_probe(model: Any, fks: Sequence[Any], conditions: Sequence[Any]) -> Any:

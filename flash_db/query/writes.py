@@ -187,7 +187,13 @@ def pk_equals(model: Any, conditions: Sequence[Any]) -> tuple[bool, Any]:
 
 def pk_param(table: sa.Table, pk_attname: str) -> Any:
     """``pk = :flash_pk_``, for statements cached per table (the value is a parameter)."""
-    return table.c[pk_attname] == sa.bindparam(_PK_PARAM, type_=table.c[pk_attname].type)
+    return table.c[pk_attname] == pk_bind(table, pk_attname)
+
+
+def pk_bind(table: sa.Table, pk_attname: str) -> Any:
+    """The ``:flash_pk_`` parameter of :func:`pk_param`, typed as the pk column, to compare
+    other columns with the same value."""
+    return sa.bindparam(_PK_PARAM, type_=table.c[pk_attname].type)
 
 
 async def delete_by_pk(executor: Executor, alias: str, model: Any, pk: Any) -> int:
