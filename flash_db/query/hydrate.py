@@ -71,7 +71,8 @@ def convert(
     if kind == MODELS:
         return instances(model, names, rows, alias)
     if kind == DICTS:
-        return [dict(zip(names, row, strict=True)) for row in rows]
+        # no strict=True (a quarter of the cost): rows come from our own SELECT list
+        return [dict(zip(names, row)) for row in rows]  # noqa: B905
     if kind == TUPLES:
         return [tuple(row) for row in rows]
     if kind == FLAT:
