@@ -171,7 +171,9 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin(connection: Any) -> None:
-    """Start SQLite transactions when atomic() begins (SQLAlchemy's pysqlite recipe).
+    """BEGIN IMMEDIATE when a connection switched out of autocommit begins a transaction
+    (migrations do; ``atomic()`` leaves the driver in autocommit and sends
+    ``Features.begin_sql`` itself).
 
     The sqlite3 driver would only send BEGIN before the first INSERT/UPDATE/DELETE,
     so reads and savepoints before it ran outside the transaction (a savepoint
@@ -179,13 +181,30 @@ def _begin(connection: Any) -> None:
     write lock up front: concurrent writers wait (busy timeout) instead of
     failing with "database is locked" when they upgrade their lock.
     """
-    # The driver's isolation_level is None in autocommit (outside atomic()).
+    # The driver's isolation_level is None in autocommit.
     if connection.connection.dbapi_connection.isolation_level is not None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _nothing_to_roll_back(dbapi_connection: Any) -> bool:
+    """SQLAlchemy's ``detect_autocommit_setting``, which decides whether a rollback is
+    skipped (``skip_autocommit_rollback``): in autocommit mode *and* no transaction open.
+
+    ``atomic()`` opens its transaction with ``BEGIN IMMEDIATE`` on a connection that stays
+    in the driver's autocommit mode (``Features.begin_sql``), so the mode alone would skip
+    the rollback of a failed block, and the pool would take the connection back with
+    the transaction (and SQLite's write lock) still open.
+    """
+    try:
+        if dbapi_connection.isolation_level is not None:
+            return False
+        return not dbapi_connection._connection.in_transaction
+    except (AttributeError, ValueError):  # not aiosqlite, or closed: let rollback() decide
+        return False
+
+
 def install(engine: Engine) -> None:
-    """The connection pragmas, BEGIN IMMEDIATE, and ordered multi-row RETURNING.
+    """The connection pragmas, BEGIN IMMEDIATE, rollbacks, and ordered multi-row RETURNING.
 
     SQLAlchemy runs ``INSERT … RETURNING`` for many rows in batches only where it can
     line the returned rows up with the parameters; on SQLite it sends one INSERT per
@@ -200,6 +219,7 @@ def install(engine: Engine) -> None:
     """
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _begin)
+    engine.dialect.detect_autocommit_setting = _nothing_to_roll_back  # type: ignore[method-assign,assignment]
     engine.dialect.insertmanyvalues_implicit_sentinel = (
         InsertmanyvaluesSentinelOpts.ANY_AUTOINCREMENT
     )

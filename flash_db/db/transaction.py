@@ -128,11 +128,17 @@ class Atomic:
             connection = await database.engine.connect()
         try:
             with translated(alias):
-                # The engine autocommits; a transaction needs a real isolation level.
-                await connection.execution_options(
-                    isolation_level=level or features.default_isolation
-                )
-                outer = await connection.begin()
+                if features.begin_sql is not None:
+                    # SQLite: the driver stays in autocommit and the transaction is
+                    # opened here; commit() and rollback() end it as usual.
+                    outer = await connection.begin()
+                    await connection.exec_driver_sql(features.begin_sql)
+                else:
+                    # The engine autocommits; a transaction needs a real isolation level.
+                    await connection.execution_options(
+                        isolation_level=level or features.default_isolation
+                    )
+                    outer = await connection.begin()
                 if self.read_only:
                     await connection.exec_driver_sql(features.read_only_sql)
         except BaseException:

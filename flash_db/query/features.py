@@ -31,6 +31,10 @@ class Features:
     #: undoes ``read_only_sql`` before the connection goes back to the pool (SQLite's pragma
     #: outlives the transaction)
     read_only_reset_sql: str | None
+    #: sent by ``atomic()`` to open its transaction on a connection left in the driver's
+    #: autocommit mode; ``None``: the connection is switched to the isolation level and
+    #: the driver opens the transaction
+    begin_sql: str | None = None
 
     @classmethod
     def from_dialect(cls, dialect: Dialect) -> Features:
@@ -58,4 +62,10 @@ class Features:
             if name == "sqlite"
             else "SET TRANSACTION READ ONLY",
             read_only_reset_sql="PRAGMA query_only = OFF" if name == "sqlite" else None,
+            # SQLite has one isolation level, so nothing is gained by switching the sqlite3
+            # connection out of autocommit, and each switch (and the switch back when the
+            # pool takes the connection) is a hop to aiosqlite's thread. BEGIN IMMEDIATE
+            # takes the write lock up front: concurrent writers wait (busy timeout) instead
+            # of failing with "database is locked" when they upgrade their lock.
+            begin_sql="BEGIN IMMEDIATE" if name == "sqlite" else None,
         )
