@@ -167,7 +167,15 @@ def build_select(state: QueryState, columns: list[ColumnElement[Any]] | None = N
     """The SELECT statement for ``state`` (``columns`` overrides the select list)."""
     if columns is None:
         columns, _ = selected_columns(state)
-    stmt = sa.select(*columns).select_from(from_clause(state))
+        if state.selected is None and not state.annotations and not state.select_related:
+            # every column of the table, in table order (Options.columns is built from
+            # it): select() coerces one table instead of each column (~1 µs a column)
+            stmt = sa.select(state.model._meta.table)
+        else:
+            stmt = sa.select(*columns)
+    else:
+        stmt = sa.select(*columns)
+    stmt = stmt.select_from(from_clause(state))
     if state.where:
         stmt = stmt.where(*state.where)
     if state.empty:
