@@ -90,7 +90,6 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
                 return process(value)
 
         return process_iso_text
-        return process
 
 
 class WholeNumber(TypeDecorator[int]):

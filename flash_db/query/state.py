@@ -11,6 +11,7 @@ values — is what SQLAlchemy's compiled cache keys on.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,10 +131,18 @@ def _order_clauses(state: QueryState) -> list[ColumnElement[Any]]:
     return [clause for term in ordering_of(state) for clause in term.clauses()]
 
 
-def selected_columns(state: QueryState) -> tuple[list[ColumnElement[Any]], tuple[str, ...]]:
-    """The SELECT list and the names rows map to (select_related columns follow, unnamed)."""
+def selected_columns(
+    state: QueryState,
+) -> tuple[Sequence[ColumnElement[Any]], tuple[str, ...]]:
+    """The SELECT list and the names rows map to (select_related columns follow, unnamed).
+
+    The model's own ``Options.columns`` when nothing is added to them, so that
+    :func:`build_select` can tell the whole table is selected.
+    """
     meta = state.model._meta
     if state.selected is None:
+        if not state.annotations and not state.select_related:
+            return meta.columns, meta.attnames
         columns: list[ColumnElement[Any]] = list(meta.columns)
         names = meta.attnames
         for annotation in state.annotations:
@@ -153,7 +162,7 @@ def selected_columns(state: QueryState) -> tuple[list[ColumnElement[Any]], tuple
     return columns, state.selected
 
 
-def group_by(state: QueryState, columns: list[ColumnElement[Any]]) -> list[ColumnElement[Any]]:
+def group_by(state: QueryState, columns: Sequence[ColumnElement[Any]]) -> list[ColumnElement[Any]]:
     """GROUP BY for annotations with aggregates: every selected non-aggregate expression."""
     aggregates = {a.name for a in state.annotations if a.is_aggregate}
     return [
@@ -163,18 +172,16 @@ def group_by(state: QueryState, columns: list[ColumnElement[Any]]) -> list[Colum
     ]
 
 
-def build_select(state: QueryState, columns: list[ColumnElement[Any]] | None = None) -> Select[Any]:
+def build_select(
+    state: QueryState, columns: Sequence[ColumnElement[Any]] | None = None
+) -> Select[Any]:
     """The SELECT statement for ``state`` (``columns`` overrides the select list)."""
     if columns is None:
         columns, _ = selected_columns(state)
-        if state.selected is None and not state.annotations and not state.select_related:
-            # every column of the table, in table order (Options.columns is built from
-            # it): select() coerces one table instead of each column (~1 µs a column)
-            stmt = sa.select(state.model._meta.table)
-        else:
-            stmt = sa.select(*columns)
-    else:
-        stmt = sa.select(*columns)
+    meta = state.model._meta
+    # Options.columns is every column of the table, in table order: select() then
+    # coerces one table instead of each column (~1 µs a column)
+    stmt = sa.select(meta.table) if columns is meta.columns else sa.select(*columns)
     stmt = stmt.select_from(from_clause(state))
     if state.where:
         stmt = stmt.where(*state.where)
