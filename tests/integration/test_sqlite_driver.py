@@ -80,16 +80,6 @@ async def test_failed_atomic_rolls_back_and_returns_a_clean_connection(sqlite_db
     assert await TxItem.objects.count() == 2
 
 
-async def test_savepoints_inside_a_transaction_opened_by_atomic(sqlite_db: str) -> None:
-    async with atomic():
-        await TxItem.objects.create(name="outer")
-        with pytest.raises(RuntimeError):
-            async with atomic():
-                await TxItem.objects.create(name="inner")
-                raise RuntimeError("undo the savepoint only")
-    assert await TxItem.objects.values_list("name", flat=True) == ["outer"]
-
-
 async def test_errors_from_the_thread_are_flash_db_errors(sqlite_db: str) -> None:
     await Author.objects.create(name="Solo", email="solo@example.com")
     with pytest.raises(IntegrityError, match=r"(?i)unique"):
