@@ -15,6 +15,9 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect, processors
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+#: the type OID of ``timestamptz``, as asyncpg's cursor description reports it
+ASYNCPG_TIMESTAMPTZ = 1184
+
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """Timezone-aware datetimes, stored as UTC.
@@ -60,6 +63,11 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         large fetches (SQLite and MySQL read naive values and need the zone attached).
         Values that are already UTC (asyncpg decodes ``timestamptz`` as UTC) pass as they are.
         """
+        if dialect.driver == "asyncpg" and coltype == ASYNCPG_TIMESTAMPTZ:
+            # asyncpg decodes timestamptz (binary protocol, microseconds since the epoch)
+            # as an aware datetime in UTC whatever the session's zone: nothing to do, and
+            # with no processor on any column a fetch can skip SQLAlchemy's Row objects.
+            return None
         impl = self.impl_instance.result_processor(dialect, coltype)
         utc = dt.UTC
 

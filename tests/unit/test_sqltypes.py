@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from flash_db.sqltypes import UTCDateTime
+from flash_db.sqltypes import ASYNCPG_TIMESTAMPTZ, UTCDateTime
 
 UTC = dt.UTC
 PLUS_TWO = dt.timezone(dt.timedelta(hours=2))
@@ -51,3 +51,15 @@ def test_driver_datetimes_become_aware_utc(dialect: object) -> None:
     assert process(aware) == aware and process(aware).tzinfo is UTC
     already = naive.replace(tzinfo=UTC)
     assert process(already) is already
+
+
+def test_asyncpg_timestamptz_needs_no_processor() -> None:
+    """asyncpg decodes ``timestamptz`` as aware UTC itself: no processor, so a fetch of
+    such columns can hand the driver's records on as they are."""
+    dialect = postgresql.asyncpg.dialect()
+    impl = UTCDateTime().dialect_impl(dialect)
+    assert impl.result_processor(dialect, ASYNCPG_TIMESTAMPTZ) is None
+    # a plain ``timestamp`` (OID 1114) read into this type still gets the zone attached
+    process = impl.result_processor(dialect, 1114)
+    naive = dt.datetime(2026, 1, 1, 0, 0, 5)
+    assert process(naive) == naive.replace(tzinfo=UTC)
