@@ -161,7 +161,7 @@ async def _fetch_many_to_many(
             )
             .where(source.in_(batch))
         )
-        rows = (await executor.execute(alias, stmt)).all()
+        rows = hydrate.rows_of(await executor.execute(alias, stmt))
         items = hydrate.instances(state.model, names, [row[:-1] for row in rows], alias)
         for item, row in zip(items, rows, strict=True):
             groups[row[-1]].append(item)

@@ -303,20 +303,27 @@ class QuerySet(Generic[M, R]):
         alias = self._read_alias()
         columns, names = selected_columns(state)
         result = await self._executor.execute(alias, build_select(state, columns))
-        with hydrate.collector_paused():  # the rows are buffered: .all() only builds Rows
-            rows = result.all()
-        return await self._materialise(names, rows, alias)
+        rows, processors = hydrate.fetch_all(result)
+        return await self._materialise(names, rows, alias, processors)
 
     async def _materialise(
-        self, names: tuple[str, ...], rows: Sequence[Any], alias: str
+        self,
+        names: tuple[str, ...],
+        rows: Sequence[Any],
+        alias: str,
+        processors: hydrate.Processors = None,
     ) -> list[R]:
-        """Rows to results, with select_related objects attached and prefetches run."""
+        """Rows (with their columns' result ``processors`` still to apply, if any) to
+        results, with select_related objects attached and prefetches run."""
         state = self._state
+        model, kind = state.model, state.result_kind
         with hydrate.collector_paused(len(rows)):
-            if state.select_related and state.result_kind == MODELS:
-                objs = hydrate.with_related(state.model, names, state.select_related, rows, alias)
+            if state.select_related and kind == MODELS:
+                objs = hydrate.with_related(
+                    model, names, state.select_related, rows, alias, processors
+                )
             else:
-                objs = hydrate.convert(state.result_kind, state.model, names, rows, alias)
+                objs = hydrate.convert(kind, model, names, rows, alias, processors)
         if state.prefetch and state.result_kind == MODELS:
             await prefetch_objects(objs, state.prefetch, alias)
         return objs
@@ -375,7 +382,8 @@ class QuerySet(Generic[M, R]):
             stmt, names, value = by_pk
             alias = self._read_alias()
             result = await self._executor.execute(alias, stmt, writes.pk_params(value))
-            rows = await self._materialise(names, result.all(), alias)
+            found, processors = hydrate.fetch_all(result)
+            rows = await self._materialise(names, found, alias, processors)
         else:
             qs = self.filter(*args, **kwargs) if args or kwargs else self
             if not qs._state.is_sliced:

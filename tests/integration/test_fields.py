@@ -7,6 +7,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
 from flash_db.exceptions import FieldError, ValidationError
 
@@ -57,6 +58,39 @@ async def test_round_trip_every_type(db: str) -> None:
     assert got.created == at
     assert got.created.utcoffset() == dt.timedelta(0)
     assert got.updated >= got.created.replace(year=2024) or got.updated.tzinfo is not None
+
+
+async def test_every_result_shape_reads_the_same_values(db: str) -> None:
+    """Instances, values(), values_list() (plain, flat, named) are built from the
+    driver's rows by generated loops that apply each column's result processor: every
+    shape must give what ``get()`` gives, for every type, and for NULLs."""
+    full = await Everything.objects.create(
+        ratio=2.5,
+        amount=Decimal("-0.125"),
+        flag=True,
+        day=dt.date(2001, 2, 3),
+        naive=dt.datetime(2001, 2, 3, 4, 5, 6, 7),
+        at=dt.time(1, 2, 3, 4),
+        span=dt.timedelta(seconds=90),
+        data=[1, "two"],
+        blob=b"\x01",
+        status=Status.LIVE,
+        priority=Priority.HIGH,
+        level=3,
+    )
+    empty = await Everything.objects.create()
+    names = [f.attname for f in Everything._meta.concrete_fields]
+    qs = Everything.objects.order_by("pk")
+    expected = [{n: getattr(await qs.get(pk=o.pk), n) for n in names} for o in (full, empty)]
+    assert [{n: getattr(o, n) for n in names} for o in await qs] == expected
+    assert await qs.values() == expected
+    assert await qs.values_list(*names) == [tuple(e.values()) for e in expected]
+    for name in ("flag", "created", "amount", "status", "data", "span"):
+        assert await qs.values_list(name, flat=True) == [e[name] for e in expected]
+    named = await qs.values_list(*names, named=True)
+    assert [r._asdict() for r in named] == expected
+    assert expected[0]["flag"] is True and expected[1]["flag"] is None
+    assert expected[0]["status"] is Status.LIVE and expected[0]["priority"] is Priority.HIGH
 
 
 async def test_nulls_and_defaults(db: str) -> None:
@@ -120,3 +154,25 @@ async def test_field_validation_blocks_the_write(
     assert field in info.value.errors
     assert message in " ".join(info.value.errors[field])
     assert await Everything.objects.count() == 0
+
+
+async def test_plain_columns_on_asyncpg_skip_sqlalchemys_rows(db: str, backend: str) -> None:
+    """A model of strings, booleans and aware datetimes needs no result processor on
+    asyncpg: the fetch hands its records on unwrapped. The other drivers return
+    integers for booleans and naive datetimes, which processors convert."""
+    from flash_db import connections
+    from flash_db.query import hydrate
+
+    from ..models import Author
+
+    await Author.objects.create(name="Ann")
+    table = Author._meta.table
+    result = await connections.execute("default", sa.select(table))
+    rows, processors = hydrate.fetch_all(result)
+    assert len(rows) == 1
+    if backend == "postgresql":
+        assert processors is None
+        assert type(rows[0]).__module__.startswith("asyncpg")
+    else:
+        assert processors is not None
+        assert processors[list(table.c.keys()).index("active")] is not None
