@@ -90,8 +90,12 @@ def fetch_all(result: Any) -> tuple[Sequence[Any], Processors]:
         return result.all(), None
     if not plain:
         return result.all(), None
-    rows = fetchall()
-    return rows, (processors if any(p is not None for p in processors) else None)
+    return fetchall(), _needed(processors)
+
+
+def _needed(processors: tuple[Any, ...]) -> Processors:
+    """``processors``, or ``None`` when no column has one."""
+    return processors if any(p is not None for p in processors) else None
 
 
 def rows_of(result: Any) -> Sequence[Any]:
@@ -218,6 +222,8 @@ def _dict_builder(
     names: tuple[str, ...], processors: Processors = None
 ) -> Callable[[Iterable[Any]], list[dict[str, Any]]]:
     """Rows of ``names`` to dicts (a dict display with constant keys)."""
+    if not names:
+        return lambda rows: [{} for _ in rows]
     target, values, namespace = _unpack(len(names), processors)
     items = ", ".join(f"{str(name)!r}: {value}" for name, value in zip(names, values, strict=True))
     return _compile(
@@ -282,9 +288,7 @@ def with_related(
     """
 
     def processors_of(start: int, end: int) -> Processors:
-        if processors is None or not any(p is not None for p in processors[start:end]):
-            return None
-        return processors[start:end]
+        return None if processors is None else _needed(processors[start:end])
 
     plan = []
     offset = len(names)

@@ -324,7 +324,7 @@ class QuerySet(Generic[M, R]):
                 )
             else:
                 objs = hydrate.convert(kind, model, names, rows, alias, processors)
-        if state.prefetch and state.result_kind == MODELS:
+        if state.prefetch and kind == MODELS:
             await prefetch_objects(objs, state.prefetch, alias)
         return objs
 

@@ -135,3 +135,9 @@ def test_repeated_names_keep_the_last_value_as_zip_would() -> None:
 def test_processors_of_another_width_are_refused() -> None:
     with pytest.raises(ValueError, match="2 result processors for rows of 3 values"):
         hydrate.instances(Plain, NAMES, ROWS, "default", (None, upper))
+
+
+def test_rows_of_no_columns() -> None:
+    assert hydrate.convert(DICTS, Plain, (), [(), ()], "default") == [{}, {}]
+    objs = hydrate.instances(Plain, (), [()], "replica")
+    assert objs[0].__dict__ == {"_db": "replica"}
