@@ -27,7 +27,7 @@ from sqlalchemy.sql.compiler import InsertmanyvaluesSentinelOpts
 from sqlalchemy.util import await_only
 
 
-def _run(conn: sqlite3.Connection, operation: str, parameters: Any) -> tuple[Any, ...]:
+def run(conn: sqlite3.Connection, operation: str, parameters: Any) -> tuple[Any, ...]:
     """On aiosqlite's thread: execute, fetch everything, close the cursor."""
     cursor = conn.cursor()
     try:
@@ -74,7 +74,7 @@ class OneHopCursor:
         aio = self._aio
         try:
             description, rows, self.rowcount, self.lastrowid = await_only(
-                aio._execute(_run, aio._conn, operation, () if parameters is None else parameters)
+                aio._execute(run, aio._conn, operation, () if parameters is None else parameters)
             )
         except Exception as error:
             self._adapt._handle_exception(error)
@@ -146,11 +146,19 @@ def _dbapi() -> Any:
             return OneHopCursor(self)
 
     class DBAPI(AsyncAdapt_aiosqlite_dbapi):
+        one_hop = True
+
         def connect(self, *arg: Any, **kw: Any) -> Any:
             adapted = super().connect(*arg, **kw)
             return Connection(self, adapted._connection)
 
     return DBAPI(aiosqlite, sqlite3)
+
+
+def is_one_hop(dbapi: Any) -> bool:
+    """Whether ``dbapi`` (a dialect's ``loaded_dbapi``) is the shim :func:`_dbapi` builds,
+    whose connections wrap aiosqlite connections that :func:`run` can be queued on."""
+    return getattr(dbapi, "one_hop", False) is True
 
 
 def engine_options(url: URL) -> dict[str, Any]:

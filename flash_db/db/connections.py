@@ -17,7 +17,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,7 +32,8 @@ from ..exceptions import ConfigurationError, DatabaseError
 from ..models import metadata, registry
 from ..query import Features
 from ..query import install as install_executor
-from . import _sqlite, config
+from ..query.executor import REUSED, DriverResult
+from . import _sqlite, config, direct
 from .context import current, current_transaction
 from .errors import translated
 from .transaction import Atomic
@@ -46,6 +47,22 @@ class Database:
     url: URL
     engine: AsyncEngine
     features: Features
+    #: the direct driver call for reused statements (``None``: SQLAlchemy's path only)
+    driver: direct.Driver | None = None
+    #: compiled plans of reused statements, per (id(statement), parameter keys); a plan
+    #: (or the statement beside ``None``) holds its statement, so the id stays its own
+    plans: dict[tuple[int, tuple[str, ...]], tuple[Any, direct.Plan | None]] = field(
+        default_factory=dict
+    )
+
+    def plan(self, statement: Executable, params: Mapping[str, Any]) -> direct.Plan | None:
+        """The plan to run the reused ``statement`` with ``params``, or ``None``."""
+        key = (id(statement), tuple(params))
+        entry = self.plans.get(key)
+        if entry is None or entry[0] is not statement:
+            plan = direct.compile_plan(statement, key[1], self.engine.dialect)
+            entry = self.plans[key] = (statement, plan)
+        return entry[1]
 
     @property
     def dialect(self) -> Dialect:
@@ -183,7 +200,11 @@ class ConnectionHandler:
             for alias, db_url in settings.databases.items():
                 engine = _engine_for(db_url, engine_options)
                 database = created[alias] = Database(
-                    alias, db_url, engine, Features.from_dialect(engine.dialect)
+                    alias,
+                    db_url,
+                    engine,
+                    Features.from_dialect(engine.dialect),
+                    direct.driver_for(engine.sync_engine),
                 )
                 _refresh_features_on_first_connect(database)
             if check:
@@ -276,8 +297,14 @@ class ConnectionHandler:
 
     async def execute(
         self, alias: str, statement: Executable, params: Any = None
-    ) -> CursorResult[Any]:
+    ) -> CursorResult[Any] | DriverResult:
         tx = current_transaction(alias)
+        if params and statement._execution_options.get(REUSED):
+            database = self[alias]
+            if database.driver is not None:
+                result = await self._execute_direct(database, tx, statement, params)
+                if result is not None:
+                    return result
         with translated(alias):
             if tx is not None:
                 return await tx.connection.execute(statement, params)
@@ -286,6 +313,27 @@ class ConnectionHandler:
             return await greenlet_spawn(
                 _execute_autocommit, self[alias].engine.sync_engine, statement, params
             )
+
+    @staticmethod
+    async def _execute_direct(
+        database: Database, tx: Any, statement: Executable, params: Mapping[str, Any]
+    ) -> DriverResult | None:
+        """``statement`` run by its plan on the driver (see ``db.direct``); ``None`` when
+        it has to go through SQLAlchemy's ``Connection``."""
+        assert database.driver is not None
+        plan = database.plan(statement, params)
+        if plan is None:
+            return None
+        engine = database.engine.sync_engine
+        connection = None
+        if tx is not None:
+            connection = tx.connection.sync_connection
+            if not direct.usable(connection):
+                return None
+        elif direct.listened(engine.dispatch):
+            return None
+        with translated(database.alias):
+            return await direct.run(database.driver, engine, connection, plan, params)
 
     async def stream(
         self, alias: str, statement: Executable, chunk_size: int

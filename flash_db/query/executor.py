@@ -13,11 +13,90 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
+from sqlalchemy import exc
 from sqlalchemy.engine import CursorResult, Dialect, Row
 from sqlalchemy.sql import Executable
 
 from ..exceptions import ConfigurationError
 from .features import Features
+
+#: The execution option on statements that flash_db builds once and reuses (see
+#: ``writes.cached_statement``): an executor may cache what it derives from such a
+#: statement object, e.g. its compiled SQL, for as long as it keeps a reference to it.
+REUSED = "flash_db_reused"
+
+
+class DriverResult:
+    """A buffered result read straight from the driver: what an executor may return for
+    a :data:`REUSED` statement instead of SQLAlchemy's ``CursorResult``.
+
+    ``rows`` are the driver's own rows (asyncpg ``Record`` objects, DBAPI tuples) and
+    ``processors`` the columns' result processors still to apply (``None`` when no
+    column has one), as :func:`flash_db.query.hydrate.fetch_all` hands them on. It
+    answers the part of ``CursorResult`` flash_db's own code asks of such statements::
+
+        result = await executor.execute(alias, stmt, {"flash_pk_": 1})
+        result.rowcount, result.one(), result.scalar()
+    """
+
+    __slots__ = ("lastrowid", "processors", "rowcount", "rows")
+
+    def __init__(
+        self,
+        rows: Sequence[Any],
+        processors: tuple[Any, ...] | None,
+        rowcount: int,
+        lastrowid: int | None,
+    ) -> None:
+        self.rows = rows
+        self.processors = processors
+        self.rowcount = rowcount
+        self.lastrowid = lastrowid
+
+    def all(self) -> list[tuple[Any, ...]]:
+        """Every row as a tuple of final values."""
+        processors = self.processors
+        if processors is None:
+            return [tuple(row) for row in self.rows]
+        return [
+            tuple(v if p is None else p(v) for p, v in zip(processors, row, strict=True))
+            for row in self.rows
+        ]
+
+    def one(self) -> tuple[Any, ...]:
+        """The only row; ``NoResultFound`` / ``MultipleResultsFound`` as SQLAlchemy raises."""
+        rows = self.all()
+        if len(rows) != 1:
+            raise (exc.NoResultFound if not rows else exc.MultipleResultsFound)(
+                "No row was found when one was required"
+                if not rows
+                else "Multiple rows were found when exactly one was required"
+            )
+        return rows[0]
+
+    def first(self) -> tuple[Any, ...] | None:
+        """The first row, or ``None`` when there is none."""
+        rows = self.all()
+        return rows[0] if rows else None
+
+    def scalar(self) -> Any:
+        """The first column of the first row, or ``None`` when there is no row."""
+        rows = self.all()
+        return rows[0][0] if rows else None
+
+    def scalar_one(self) -> Any:
+        """The first column of the only row (``one()``'s errors otherwise)."""
+        return self.one()[0]
+
+    def scalars(self) -> list[Any]:
+        """The first column of every row."""
+        return [row[0] for row in self.all()]
+
+    @property
+    def inserted_primary_key(self) -> tuple[Any, ...]:
+        """``(lastrowid,)``: the generated key of a single-row INSERT without RETURNING
+        (an auto-increment integer pk, the one case flash_db asks for)."""
+        return (self.lastrowid,)
 
 
 class Executor(Protocol):
@@ -37,8 +116,10 @@ class Executor(Protocol):
 
     async def execute(
         self, alias: str, statement: Executable, params: Any = None
-    ) -> CursorResult[Any]:
-        """Run ``statement`` on ``alias`` (in the task's transaction if one is open)."""
+    ) -> CursorResult[Any] | DriverResult:
+        """Run ``statement`` on ``alias`` (in the task's transaction if one is open).
+
+        For a :data:`REUSED` statement the result may be a :class:`DriverResult`."""
         ...
 
     def stream(

@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+from .executor import DriverResult
 from .state import DICTS, FLAT, MODELS, NAMED, TUPLES
 
 #: results of at least this many rows are built with the cyclic garbage collector paused
@@ -81,6 +82,8 @@ def fetch_all(result: Any) -> tuple[Sequence[Any], Processors]:
     type itself) the processors are ``None``. A result these internals don't fit (a
     SQLAlchemy without them) goes through ``result.all()``.
     """
+    if type(result) is DriverResult:
+        return result.rows, result.processors
     metadata = getattr(result, "_metadata", None)
     try:
         processors = tuple(metadata._processors)  # type: ignore[union-attr]

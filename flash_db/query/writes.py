@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import BinaryExpression, BindParameter, ClauseEleme
 from ..exceptions import FieldError, NotSupportedError
 from ..expressions import Expression
 from ..fields import Field
-from .executor import Executor
+from .executor import REUSED, Executor
 from .features import Features
 
 
@@ -74,8 +74,17 @@ def cached_statement(table: sa.Table, key: Any, build: Any) -> Any:
         per_table = _STATEMENTS[table] = {}
     stmt = per_table.get(key)
     if stmt is None:
-        stmt = per_table[key] = build()
+        # kept for the table's lifetime: executors may cache what they derive from it
+        stmt = per_table[key] = _reused(build())
     return stmt
+
+
+def _reused(built: Any) -> Any:
+    """``built`` marked :data:`REUSED` (the statement itself, or the first item of a
+    ``(statement, extra)`` pair)."""
+    if isinstance(built, tuple):
+        return (built[0].execution_options(**{REUSED: True}), *built[1:])
+    return built.execution_options(**{REUSED: True})
 
 
 def _plain(values: dict[str, Any]) -> bool:
