@@ -23,8 +23,9 @@ from sqlalchemy import event
 
 from .db import connections
 
-#: savepoints are transaction control, like BEGIN/COMMIT (which never reach the cursor)
-_TRANSACTION_CONTROL = re.compile(r"\s*(SAVEPOINT|RELEASE|ROLLBACK)\b", re.I)
+#: transaction control: SQLite's BEGIN IMMEDIATE (sent by atomic()) and savepoints reach the
+#: cursor, where SQLAlchemy's own BEGIN/COMMIT do not
+_TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|SAVEPOINT|RELEASE|ROLLBACK|COMMIT)\b", re.I)
 
 
 @dataclass
