@@ -60,7 +60,12 @@ class Database:
         key = (id(statement), tuple(params))
         entry = self.plans.get(key)
         if entry is None or entry[0] is not statement:
-            plan = direct.compile_plan(statement, key[1], self.engine.dialect)
+            dialect = self.engine.dialect
+            if dialect.server_version_info is None:
+                # not connected yet (connect(check=False)): the dialect learns what the
+                # server supports on the first connection, and the SQL may depend on it
+                return None
+            plan = direct.compile_plan(statement, key[1], dialect)
             entry = self.plans[key] = (statement, plan)
         return entry[1]
 
@@ -299,7 +304,7 @@ class ConnectionHandler:
         self, alias: str, statement: Executable, params: Any = None
     ) -> CursorResult[Any] | DriverResult:
         tx = current_transaction(alias)
-        if params and statement._execution_options.get(REUSED):
+        if type(params) is dict and params and statement._execution_options.get(REUSED):
             database = self[alias]
             if database.driver is not None:
                 result = await self._execute_direct(database, tx, statement, params)
@@ -321,18 +326,18 @@ class ConnectionHandler:
         """``statement`` run by its plan on the driver (see ``db.direct``); ``None`` when
         it has to go through SQLAlchemy's ``Connection``."""
         assert database.driver is not None
-        plan = database.plan(statement, params)
-        if plan is None:
-            return None
-        engine = database.engine.sync_engine
-        connection = None
-        if tx is not None:
-            connection = tx.connection.sync_connection
-            if not direct.usable(connection):
+        with translated(database.alias):  # compiling can fail as SQLAlchemy's path would
+            plan = database.plan(statement, params)
+            if plan is None:
                 return None
-        elif direct.listened(engine.dispatch):
-            return None
-        with translated(database.alias):
+            engine = database.engine.sync_engine
+            connection = None
+            if tx is not None:
+                connection = tx.connection.sync_connection
+                if not direct.usable(connection):
+                    return None
+            elif direct.listened(engine.dispatch):
+                return None
             return await direct.run(database.driver, engine, connection, plan, params)
 
     async def stream(

@@ -201,3 +201,26 @@ async def test_rolled_back_transaction_keeps_nothing(db: str) -> None:
             raise RuntimeError("boom")
     assert await Author.objects.count() == 0
     assert checked_out() == 0
+
+
+async def test_no_plan_before_the_dialect_knows_the_server(tmp_path: Any) -> None:
+    """With connect(check=False) nothing has connected yet: the first statement goes
+    SQLAlchemy's way (which connects), plans are made from then on."""
+    from flash_db.db.connections import ConnectionHandler
+
+    handler = ConnectionHandler()
+    await handler.connect(f"sqlite+aiosqlite:///{tmp_path / 'late.db'}", check=False)
+    try:
+        database = handler["default"]
+        table = Author._meta.table
+        stmt = (
+            sa.select(table.c.id)
+            .where(table.c.id == sa.bindparam("flash_pk_"))
+            .execution_options(**{REUSED: True})
+        )
+        assert database.plan(stmt, {"flash_pk_": 1}) is None
+        await handler.create_all()
+        assert (await handler.execute("default", stmt, {"flash_pk_": 1})).all() == []
+        assert database.plan(stmt, {"flash_pk_": 1}) is not None
+    finally:
+        await handler.disconnect()
