@@ -39,6 +39,7 @@ import warnings
 from collections.abc import Callable
 from importlib import metadata
 
+import sqlalchemy as sa
 from peers.flashdb import FlashDB
 from peers.raw import RawAiomysql, RawAiosqlite, RawAsyncpg
 from peers.sa_core import SQLAlchemyCore
@@ -101,6 +102,32 @@ def implementations(
             else:
                 impls.append(peer(sizes, url))
     return impls, skipped
+
+
+async def ensure_database(url: str) -> None:
+    """Create the database ``url`` names (PostgreSQL, MariaDB/MySQL) when the server
+    does not have it yet, connecting to the server's own database to do so."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    target = sa.engine.make_url(url)
+    name = target.database
+    if not name:
+        return
+    postgres = target.get_backend_name() == "postgresql"
+    admin = target.set(database="postgres" if postgres else "")
+    engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            if postgres:
+                found = await conn.execute(
+                    sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+                )
+                if found.scalar() is None:
+                    await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            else:
+                await conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS `{name}`")
+    finally:
+        await engine.dispose()
 
 
 async def run_backend(
@@ -245,6 +272,8 @@ def main() -> None:
     sections = []
     with tempfile.TemporaryDirectory(prefix="flash_db_bench_") as tmp:
         for backend in backends:
+            if backend in urls:
+                asyncio.run(ensure_database(urls[backend]))
             impls, skipped = implementations(backend, sizes, urls, tmp, keys)
             results = asyncio.run(run_backend(impls, args.rounds, backend))
             server = next((i.server for i in impls if i.server.strip()), "")

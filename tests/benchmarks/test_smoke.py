@@ -5,17 +5,21 @@ must finish and print a row for every test, with a figure for every
 implementation that ran; Tortoise ORM either runs or is reported as skipped
 (CI installs ``.[dev]`` only). A second run hides ``tortoise`` to check that
 skipping path on machines where the ``bench`` extra is installed.
-``micro.py --quick`` must print its table.
+``micro.py --quick`` must print its table. On PostgreSQL and MariaDB, a smoke run
+pointed at a database the server lacks creates it (and the test drops it).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "benchmarks"
@@ -87,3 +91,50 @@ def test_micro_quick() -> None:
     out = run(str(BENCH / "micro.py"), "--quick")
     assert "| build select |" in out
     assert "| hydrate 10,000 rows: instances vs dicts |" in out
+
+
+#: drops a database, in a subprocess as bench.py runs (the test itself stays sync)
+_DROP = (
+    "import asyncio\n"
+    "from sqlalchemy.ext.asyncio import create_async_engine\n"
+    "async def main():\n"
+    "    engine = create_async_engine({url!r}, isolation_level='AUTOCOMMIT')\n"
+    "    async with engine.connect() as conn:\n"
+    "        await conn.exec_driver_sql({sql!r})\n"
+    "    await engine.dispose()\n"
+    "asyncio.run(main())\n"
+)
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mysql"])
+def test_bench_creates_its_database(kind: str) -> None:
+    """``bench.py`` creates the database its URL names when the server lacks it."""
+    variable = {"postgresql": "FLASH_DB_TEST_POSTGRES", "mysql": "FLASH_DB_TEST_MYSQL"}[kind]
+    server = os.environ.get(variable)
+    if not server:
+        pytest.skip(f"{variable} is not set")
+    name = f"flash_db_bench_{uuid.uuid4().hex[:8]}"
+    url = sa.engine.make_url(server).set(database=name)
+    option = "--url" if kind == "postgresql" else "--mysql-url"
+    quoted = f'"{name}"' if kind == "postgresql" else f"`{name}`"
+    admin = url.set(database="postgres" if kind == "postgresql" else "")
+    try:
+        out = run(
+            str(BENCH / "bench.py"),
+            "--smoke",
+            "--backend",
+            kind,
+            "--impl",
+            "flash_db",
+            option,
+            url.render_as_string(hide_password=False),
+        )
+        assert "| (6) get by pk |" in out
+    finally:
+        run(
+            "-c",
+            _DROP.format(
+                url=admin.render_as_string(hide_password=False),
+                sql=f"DROP DATABASE IF EXISTS {quoted}",
+            ),
+        )
