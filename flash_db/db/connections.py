@@ -49,8 +49,8 @@ class Database:
     features: Features
     #: the direct driver call for reused statements (``None``: SQLAlchemy's path only)
     driver: direct.Driver | None = None
-    #: compiled plans of reused statements, per (id(statement), parameter keys); a plan
-    #: (or the statement beside ``None``) holds its statement, so the id stays its own
+    #: compiled plans of reused statements (``None``: SQLAlchemy's path), per
+    #: (id(statement), parameter keys); each entry holds its statement, so the id stays its own
     plans: dict[tuple[int, tuple[str, ...]], tuple[Any, direct.Plan | None]] = field(
         default_factory=dict
     )

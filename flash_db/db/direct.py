@@ -28,8 +28,8 @@ implicit RETURNING, a missing parameter (SQLAlchemy raises its error), or a driv
 other than asyncpg and flash_db's one-hop aiosqlite (aiomysql's adapter opens its
 cursor through the greenlet, so MariaDB and MySQL keep SQLAlchemy's path).
 
-Nothing here is public; ``ConnectionHandler.execute`` calls :func:`plan_for` and
-:func:`run`.
+Nothing here is public: ``Database.plan`` calls :func:`compile_plan` (and keeps the
+plans), ``ConnectionHandler.execute`` calls :func:`run`.
 """
 
 from __future__ import annotations
@@ -123,17 +123,15 @@ def usable(connection: Any) -> bool:
 class Plan:
     """One reused statement compiled for one dialect and one set of parameter keys."""
 
-    __slots__ = ("binds", "columns", "dialect", "results", "sql", "statement")
+    __slots__ = ("binds", "columns", "dialect", "results", "sql")
 
     def __init__(
         self,
-        statement: Executable,
         sql: str,
         binds: tuple[tuple[str | None, Any, Any], ...],
         columns: tuple[Any, ...],
         dialect: Dialect,
     ) -> None:
-        self.statement = statement  # holds the object, so its id() stays its own
         self.sql = sql
         #: per positional parameter: (key in the execute() parameters or None, the
         #: bind processor or None, the bound value when the key is None)
@@ -205,7 +203,7 @@ def compile_plan(statement: Executable, keys: tuple[str, ...], dialect: Dialect)
             return None  # SQLAlchemy reports the missing parameter
         binds.append((None, processors.get(name), bind.value))
     columns = tuple(entry[3] for entry in compiled._result_columns)
-    return Plan(statement, compiled.string, tuple(binds), columns, dialect)
+    return Plan(compiled.string, tuple(binds), columns, dialect)
 
 
 async def run(
@@ -221,10 +219,9 @@ async def run(
         try:
             outcome = await driver(fairy.dbapi_connection, plan.sql, args, dialect)
         except dialect.loaded_dbapi.Error as error:
-            disconnect = dialect.is_disconnect(error, fairy.dbapi_connection, None)
-            if disconnect:
-                await greenlet_spawn(connection.invalidate, error)
-            raise _wrapped(plan, args, error, disconnect) from error
+            raise await greenlet_spawn(
+                _failed, engine, fairy, connection, plan, args, error
+            ) from error
     else:
         # checkout, the driver call and the checkin in one greenlet: checking out and in
         # can need the driver (a new connection, closing an overflow one), and each
@@ -241,11 +238,7 @@ def _on_pooled(driver: Driver, engine: Engine, plan: Plan, args: Any) -> Outcome
     try:
         outcome: Outcome = await_only(driver(fairy.dbapi_connection, plan.sql, args, dialect))
     except dialect.loaded_dbapi.Error as error:
-        disconnect = dialect.is_disconnect(error, fairy.dbapi_connection, None)
-        if disconnect:
-            # as SQLAlchemy does: the pool's older connections are stale too
-            engine.pool._invalidate(fairy, error)
-        raise _wrapped(plan, args, error, disconnect) from error
+        raise _failed(engine, fairy, None, plan, args, error) from error
     except BaseException:
         # cancelled mid-statement: the connection's state is unknown
         fairy.invalidate()
@@ -255,9 +248,19 @@ def _on_pooled(driver: Driver, engine: Engine, plan: Plan, args: Any) -> Outcome
     return outcome
 
 
-def _wrapped(plan: Plan, args: Any, error: Exception, disconnect: bool) -> BaseException:
-    """``error`` as SQLAlchemy would raise it from ``Connection.execute``."""
+def _failed(
+    engine: Engine, fairy: Any, connection: Any, plan: Plan, args: Any, error: Any
+) -> BaseException:
+    """In SQLAlchemy's greenlet: the driver ``error`` as SQLAlchemy would raise it from
+    ``Connection.execute``, after doing what it does on a disconnect: the pool's
+    connections as old as ``fairy`` are stale, ``fairy`` is invalidated, and so is the
+    transaction's ``connection`` (``None`` outside a transaction)."""
     dialect = plan.dialect
+    disconnect = bool(dialect.is_disconnect(error, fairy.dbapi_connection, None))
+    if disconnect:
+        engine.pool._invalidate(fairy, error)
+        if connection is not None:
+            connection.invalidate(error)
     return sa_exc.DBAPIError.instance(
         plan.sql,
         args,
