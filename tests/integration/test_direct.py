@@ -148,33 +148,55 @@ async def test_cancelled_statement_returns_the_connection(
     assert (await Author.objects.get(pk=author.pk)).name == "Ann"
 
 
+async def terminate(backends: str) -> None:
+    """``pg_terminate_backend`` of the ``backends`` (a condition on ``pg_stat_activity``),
+    from a connection of its own; then a moment for asyncpg to read the server's goodbye
+    (before it, asyncpg can report "another operation is in progress" instead, on
+    SQLAlchemy's path too)."""
+    url = flash_db.connections["default"].url.set(drivername="postgresql")
+    killer = await asyncpg.connect(url.render_as_string(False))
+    try:
+        await killer.execute(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {backends}"
+        )
+    finally:
+        await killer.close()
+    await asyncio.sleep(0.2)
+
+
 async def test_a_dropped_connection_is_replaced(db: str) -> None:
     if db != "postgresql":
         pytest.skip("terminates a PostgreSQL backend")
     author = await Author.objects.create(name="Ann")
-    database = flash_db.connections["default"]
-    # every pooled connection of the test database dies, from a connection of its own
-    killer = await asyncpg.connect(
-        database.url.set(drivername="postgresql").render_as_string(False)
-    )
     try:
-        await killer.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
+        # every pooled connection of the test database dies
+        await terminate("datname = current_database() AND pid <> pg_backend_pid()")
+        # the pooled connection is dead: one clear error, then a fresh connection
+        with pytest.raises(OperationalError, match="database error on 'default'"):
+            await Author.objects.get(pk=author.pk)
+        assert (await Author.objects.get(pk=author.pk)).name == "Ann"
+        assert checked_out() == 0
     finally:
-        await killer.close()
-    # the pooled connection is dead: one clear error, then a fresh connection
-    try:
-        await Author.objects.get(pk=author.pk)
-    except OperationalError as error:
-        assert "database error on 'default'" in str(error) or "unavailable" in str(error)
-    assert (await Author.objects.get(pk=author.pk)).name == "Ann"
+        # the killed connections of the other aliases on this database still sit in
+        # their pools (each is found dead on its first use); the next test starts fresh
+        for each in flash_db.connections.databases.values():
+            await each.engine.dispose()
+
+
+async def test_a_connection_dropped_inside_atomic(db: str, runs: list[str]) -> None:
+    if db != "postgresql":
+        pytest.skip("terminates a PostgreSQL backend")
+    with pytest.raises(OperationalError, match="on 'default'"):
+        async with atomic() as conn:
+            await Author.objects.create(name="lost")
+            pid = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar()
+            await terminate(f"pid = {int(pid)}")
+            await Author.objects.create(name="after the drop")
+    assert runs and runs[-1].startswith("INSERT")
     assert checked_out() == 0
-    # the killed connections of the other aliases on this database still sit in their
-    # pools (each is found dead on its first use); the next test starts with fresh ones
-    for each in flash_db.connections.databases.values():
-        await each.engine.dispose()
+    # nothing of the transaction was kept, and the next statements get a live connection
+    assert await Author.objects.count() == 0
+    assert (await Author.objects.create(name="Ann")).pk is not None
 
 
 async def test_in_a_transaction_plans_use_its_connection(db: str, runs: list[str]) -> None:
