@@ -11,7 +11,7 @@ import enum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
+from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Dialect, processors
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -195,3 +195,87 @@ class EnumValue(TypeDecorator[enum.Enum]):
         if value is None:
             return None
         return self.enum_class(value)
+
+
+class ParameterArray(TypeDecorator[list[Any]]):
+    """One bound parameter holding a column's values for many rows (PostgreSQL).
+
+    ``bulk_create`` sends a batch as one array per column and lets the server
+    unnest them (``INSERT … SELECT … FROM unnest($1::TEXT[], …)``): one statement,
+    one prepared plan and one round trip for any number of rows. Each value goes
+    through ``element``'s own bind processing. The cast drops the element type's
+    length and precision (``TEXT[]``, not ``VARCHAR(100)[]``): PostgreSQL's explicit
+    cast to ``varchar(n)`` would truncate a long value silently, where assigning it to
+    the column raises as any INSERT does.
+
+    Only the types :meth:`fits` accepts: scalars whose array PostgreSQL and the
+    driver handle as they handle the value, and JSON, which travels as text and is
+    cast back by :meth:`selected` (not arrays, native enums or other types).
+    """
+
+    impl = sa.ARRAY
+    cache_ok = True
+
+    def __init__(self, element: TypeEngine[Any]) -> None:
+        self.element = element
+        super().__init__(element, dimensions=1)
+
+    @staticmethod
+    def fits(element: TypeEngine[Any], dialect: Dialect) -> bool:
+        """Whether values of ``element`` can travel in a :class:`ParameterArray`."""
+        base = _dialect_base(element, dialect)
+        return isinstance(base, _ARRAY_SAFE) and not isinstance(base, (sa.Enum, sa.ARRAY))
+
+    @staticmethod
+    def selected(values: Any, element: TypeEngine[Any]) -> Any:
+        """``values`` (a column of the unnested arrays) as the INSERT's SELECT hands it
+        to a column of type ``element``: JSON text is cast back to JSON."""
+        return sa.cast(values, element) if isinstance(element, sa.JSON) else values
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        base = _dialect_base(self.element, dialect)
+        if isinstance(base, (sa.String, sa.JSON)):
+            base = sa.Text()
+        elif isinstance(base, sa.Float):
+            base = sa.Double()
+        elif isinstance(base, sa.Numeric):
+            base = sa.Numeric()
+        elif isinstance(base, postgresql.INTERVAL):
+            base = postgresql.INTERVAL()
+        return dialect.type_descriptor(postgresql.ARRAY(base, dimensions=1))
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        process = self.element.dialect_impl(dialect).bind_processor(dialect)
+        if process is None:
+            return None
+
+        def process_all(values: Any) -> Any:
+            return None if values is None else [process(v) for v in values]
+
+        return process_all
+
+
+#: the column types :class:`ParameterArray` carries (after TypeDecorators are unwrapped)
+_ARRAY_SAFE = (
+    sa.Integer,
+    sa.String,
+    sa.Boolean,
+    sa.Numeric,
+    sa.Float,
+    sa.Date,
+    sa.DateTime,
+    sa.Time,
+    sa.Interval,
+    postgresql.INTERVAL,
+    sa.Uuid,
+    sa.LargeBinary,
+    sa.JSON,
+)
+
+
+def _dialect_base(type_: TypeEngine[Any], dialect: Dialect) -> TypeEngine[Any]:
+    """``type_`` as ``dialect`` stores it, TypeDecorators and variants unwrapped."""
+    found = type_.dialect_impl(dialect)
+    while isinstance(found, TypeDecorator):
+        found = found.impl_instance.dialect_impl(dialect)
+    return found

@@ -111,6 +111,16 @@ class Counter(Model):
         table = "counters"
 
 
+class Stamp(Model):
+    """An auto pk beside a column the database fills in: both are read back."""
+
+    label = fields.CharField(max_length=20)
+    level = fields.IntegerField(db_default=3)
+
+    class Meta:
+        table = "stamps"
+
+
 class Pair(Model):
     left = fields.IntegerField()
     right = fields.IntegerField()

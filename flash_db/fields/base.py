@@ -240,6 +240,12 @@ class Field(RegisterLookupMixin, Generic[T, N]):
         """The value to write for ``instance``; ``auto_now`` fields override this."""
         return instance.__dict__.get(self.attname)
 
+    def pre_save_reads_value(self, add: bool) -> bool:
+        """Whether ``pre_save(instance, add)`` only reads the instance's value, so that
+        the write paths may read it themselves. A field overriding ``pre_save`` says no
+        unless it overrides this too."""
+        return type(self).pre_save is Field.pre_save
+
     def to_python(self, value: Any) -> Any:
         """Convert ``value`` to this field's Python type or raise ``ValidationError``."""
         return value

@@ -39,6 +39,11 @@ class _AutoNow:
             return value
         return instance.__dict__.get(self.attname)
 
+    def pre_save_reads_value(self, add: bool) -> bool:
+        return type(self).pre_save is _AutoNow.pre_save and not (
+            self.auto_now or (self.auto_now_add and add)
+        )
+
     def validate(self, value: Any, instance: Any) -> None:
         if value is None and (self.auto_now or self.auto_now_add):
             return

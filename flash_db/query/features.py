@@ -20,6 +20,9 @@ class Features:
     insert_returning: bool
     #: executemany INSERT ... RETURNING with rows in parameter order (pks for bulk_create)
     insert_many_returning: bool
+    #: bulk INSERT as one ``INSERT … SELECT … FROM unnest(<one array per column>)``
+    #: (PostgreSQL): one statement and one prepared plan for any number of rows
+    insert_from_arrays: bool
     #: INSERT ... ON CONFLICT (cols) DO ...  (PostgreSQL, SQLite) vs ON DUPLICATE KEY (MySQL)
     upsert_style: str
     #: streaming results needs a transaction (server-side cursors on PostgreSQL)
@@ -52,6 +55,7 @@ class Features:
                 dialect.insert_executemany_returning
                 and dialect.insert_executemany_returning_sort_by_parameter_order
             ),
+            insert_from_arrays=name == "postgresql",
             upsert_style="on_duplicate_key" if name == "mysql" else "on_conflict",
             stream_needs_transaction=name == "postgresql",
             default_isolation={

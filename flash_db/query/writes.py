@@ -20,6 +20,7 @@ from sqlalchemy.sql.elements import BinaryExpression, BindParameter, ClauseEleme
 from ..exceptions import FieldError, NotSupportedError
 from ..expressions import Expression
 from ..fields import Field
+from ..sqltypes import ParameterArray
 from .executor import REUSED, Executor
 from .features import Features
 
@@ -41,7 +42,7 @@ def insert_values(
     return values, generated
 
 
-#: per field tuple: (field, attname, pre_save is Field's own, database may fill it in)
+#: per field tuple: (field, attname, pre_save only reads the value, database may fill it in)
 _INSERT_PLANS: dict[tuple[Field[Any], ...], tuple[tuple[Any, str, bool, bool], ...]] = {}
 
 
@@ -53,7 +54,7 @@ def _insert_plan(fields: Sequence[Field[Any]]) -> tuple[tuple[Any, str, bool, bo
             (
                 f,
                 f.attname,
-                type(f).pre_save is Field.pre_save,
+                f.pre_save_reads_value(True),
                 bool(f.auto_increment or f.has_db_default),
             )
             for f in fields
@@ -295,9 +296,23 @@ async def bulk_insert(
     else:
         base = sa.insert(table)
     size = batch_size or len(objs) or 1
-    for entries in groups.values():
+    dialect = executor.dialect(alias)
+    for keys, entries in groups.items():
         generated_fields = entries[0][2]
         want_returning = bool(generated_fields) and not ignore_conflicts
+        if features.insert_from_arrays and _fits_arrays(
+            meta, keys, generated_fields if want_returning else (), update_conflicts, dialect
+        ):
+            returning = tuple(f.attname for f in generated_fields) if want_returning else ()
+            stmt = array_insert_statement(features, table, keys, returning, ignore_conflicts)
+            names = [f"{_ARRAY_PARAM}{i}" for i in range(len(keys))]
+            for start in range(0, len(entries), size):
+                batch = entries[start : start + size]
+                columns = zip(*(values.values() for _, values, _ in batch), strict=True)
+                result = await executor.execute(alias, stmt, dict(zip(names, columns, strict=True)))
+                if returning:
+                    _set_generated(batch, generated_fields, _by_pk(result.all(), returning, meta))
+            continue
         for start in range(0, len(entries), size):
             batch = entries[start : start + size]
             params = [values for _, values, _ in batch]
@@ -306,9 +321,7 @@ async def bulk_insert(
                     *(table.c[f.attname] for f in generated_fields), sort_by_parameter_order=True
                 )
                 rows = (await executor.execute(alias, stmt, params)).all()
-                for (obj, _, _), row in zip(batch, rows, strict=True):
-                    for field, value in zip(generated_fields, row, strict=True):
-                        obj.__dict__[field.attname] = value
+                _set_generated(batch, generated_fields, rows)
             elif want_returning:
                 # No ordered RETURNING for executemany here: one INSERT per row.
                 for obj, values, _ in batch:
@@ -319,6 +332,80 @@ async def bulk_insert(
     for obj in objs:
         obj.__dict__["_adding"] = False
         obj.__dict__["_db"] = alias
+
+
+#: the bound parameters of an array INSERT: ``flash_a0``, ``flash_a1``, … (one per column)
+_ARRAY_PARAM = "flash_a"
+
+
+def _fits_arrays(
+    meta: Any, keys: Sequence[str], generated: Sequence[Field[Any]], upsert: bool, dialect: Any
+) -> bool:
+    """Whether a group of rows giving ``keys`` can be INSERTed from arrays, reading back
+    ``generated``. RETURNING rows are matched to the objects by sorting on the pk, which
+    takes an auto-increment pk the database fills in (as SQLAlchemy's insertmanyvalues
+    does for ``sort_by_parameter_order``); an upsert may return updated rows too."""
+    if not keys or upsert:
+        return False
+    if generated and not (meta.pk.auto_increment and meta.pk in generated):
+        return False
+    columns = meta.table.c
+    return all(ParameterArray.fits(columns[key].type, dialect) for key in keys)
+
+
+def array_insert_statement(
+    features: Features,
+    table: sa.Table,
+    keys: Sequence[str],
+    returning: Sequence[str],
+    ignore_conflicts: bool,
+) -> Any:
+    """``INSERT INTO table (keys) SELECT … FROM unnest(<an array per key>) WITH ORDINALITY
+    … ORDER BY ordinality [RETURNING …]``: rows go in the order given, so an auto-increment
+    pk numbers them in that order. Built once per table and shape."""
+
+    def build() -> Any:
+        arrays = [
+            sa.bindparam(f"{_ARRAY_PARAM}{i}", type_=ParameterArray(table.c[key].type))
+            for i, key in enumerate(keys)
+        ]
+        rows = (
+            sa.func.unnest(*arrays)
+            .table_valued(*(sa.column(f"c{i}") for i in range(len(keys))), with_ordinality="n")
+            .render_derived(name="flash_rows")
+        )
+        source = sa.select(
+            *(
+                ParameterArray.selected(rows.c[f"c{i}"], table.c[key].type)
+                for i, key in enumerate(keys)
+            )
+        ).order_by(rows.c.n)
+        if ignore_conflicts:
+            stmt = upsert_statement(
+                features, table, ignore_conflicts=True, update_fields=(), unique_fields=()
+            )
+        else:
+            stmt = sa.insert(table)
+        stmt = stmt.from_select(list(keys), source)
+        return stmt.returning(*(table.c[name] for name in returning)) if returning else stmt
+
+    return cached_statement(
+        table, ("arrays", tuple(keys), tuple(returning), ignore_conflicts), build
+    )
+
+
+def _by_pk(rows: Sequence[Any], returning: Sequence[str], meta: Any) -> list[Any]:
+    """RETURNING ``rows`` in the order their rows were given (auto-increment pk order)."""
+    at = returning.index(meta.pk.attname)
+    return sorted(rows, key=lambda r: r[at])
+
+
+def _set_generated(batch: Sequence[Any], fields: Sequence[Field[Any]], rows: Sequence[Any]) -> None:
+    """Set the database-filled ``fields`` on the objects of ``batch`` from ``rows``."""
+    for (obj, _, _), row in zip(batch, rows, strict=True):
+        stored = obj.__dict__
+        for field, value in zip(fields, row, strict=True):
+            stored[field.attname] = value
 
 
 async def bulk_update(

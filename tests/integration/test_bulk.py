@@ -133,3 +133,108 @@ async def test_bulk_create_pks_line_up_after_gaps_and_explicit_pks(db: str) -> N
     assert len(set(generated)) == len(generated) and high not in generated
     by_pk = {b.pk: b.title for b in await Book.objects.all()}
     assert [by_pk[o.pk] for o in mixed] == [o.title for o in mixed]
+
+
+def _everything_kwargs() -> list[dict[str, object]]:
+    """Values for every field type, and a row of NULLs/defaults."""
+    import datetime as dt
+    import uuid
+
+    from ..models import Priority, Status
+
+    full = {
+        "small": -32768,
+        "big": 2**62,
+        "ratio": 0.1,
+        "amount": Decimal("1234567.891"),
+        "text": "ünïcödé ✓ 'quoted' \\ {braces} \"x\"",
+        "flag": False,
+        "day": dt.date(2024, 2, 29),
+        "naive": dt.datetime(2020, 1, 1, 12, 30, 0, 654321),
+        "at": dt.time(13, 14, 15, 161718),
+        "span": dt.timedelta(days=-1, seconds=5, microseconds=7),
+        "uid": uuid.UUID(int=7),
+        "data": {"a": [1, 2, {"b": None}], "ok": True, "s": "{1,2}"},
+        "blob": b"\x00\xff{binary}",
+        "status": Status.LIVE,
+        "priority": Priority.HIGH,
+        "code": "a",
+        "level": 10,
+    }
+    empty = {"uid": uuid.UUID(int=8), "text": "", "data": ["list", None]}
+    return [full, empty, {**full, "uid": uuid.UUID(int=9), "text": "NULL", "data": "NULL"}]
+
+
+async def test_bulk_create_stores_what_create_stores(db: str) -> None:
+    """Every field type, NULLs included, reads back the same from ``bulk_create`` as from
+    ``create()`` (PostgreSQL sends the batch as one array per column)."""
+    from ..models import Everything
+
+    rows = _everything_kwargs()
+    made = [await Everything.objects.create(**kwargs) for kwargs in rows]
+    for kwargs in rows:
+        kwargs["uid"] = kwargs["uid"].__class__(int=kwargs["uid"].int + 100)  # type: ignore[attr-defined]
+    async with count_queries() as queries:
+        bulk = await Everything.objects.bulk_create([Everything(**kwargs) for kwargs in rows])
+    if db == "postgresql":
+        assert ["FROM unnest(" in s for s in queries.statements] == [True], queries.statements
+    stored = {r["id"]: r for r in await Everything.objects.values()}
+    compared = [n for n in rows[0] if n != "uid"]
+    for one, many, kwargs in zip(made, bulk, rows, strict=True):
+        assert {n: stored[many.pk][n] for n in compared} == {n: stored[one.pk][n] for n in compared}
+        assert stored[many.pk]["uid"] == kwargs["uid"]
+        assert stored[many.pk]["created"] is not None
+    assert stored[bulk[0].pk]["data"] == rows[0]["data"]
+    assert stored[bulk[1].pk]["amount"] is None and stored[bulk[1].pk]["data"] == ["list", None]
+    assert stored[bulk[2].pk]["text"] == "NULL" and stored[bulk[2].pk]["data"] == "NULL"
+
+
+async def test_bulk_create_never_truncates_a_long_value(db: str) -> None:
+    """A value too long for its column fails the whole call, as ``create()`` does
+    (PostgreSQL's array form must not cast it to the column's length); SQLite has no
+    length limit and keeps it whole."""
+    from flash_db.exceptions import DataError
+
+    long_name = "x" * 101  # Author.name is max_length=100
+    objs = [Author(name="ok"), Author(name=long_name)]
+    if db == "sqlite":
+        await Author.objects.bulk_create(objs)
+        assert await Author.objects.filter(name=long_name).exists()
+        return
+    with pytest.raises(DataError, match="too long"):
+        await Author.objects.bulk_create(objs)
+    assert await Author.objects.count() == 0
+
+
+async def test_bulk_create_on_postgresql_is_one_array_insert_per_batch(db: str) -> None:
+    if db != "postgresql":
+        pytest.skip("the array form is PostgreSQL's (elsewhere: executemany, tested above)")
+    objs = [Book(title=f"T{i:03}", price=i, pages=None if i % 3 else i) for i in range(250)]
+    async with count_queries() as queries:
+        await Book.objects.bulk_create(objs, batch_size=100)
+    inserts = [s for s in queries.statements if s.startswith("INSERT")]
+    assert len(inserts) == 3 and all("FROM unnest(" in s for s in inserts), inserts
+    assert "VARCHAR(" not in inserts[0] and "TEXT[]" in inserts[0]
+    by_pk = {b.pk: (b.title, b.pages) for b in await Book.objects.all()}
+    assert [by_pk[o.pk] for o in objs] == [(o.title, o.pages) for o in objs]
+    # the conflict-skipping form too (no pks read back)
+    tags = [Tag(slug="a", label="A"), Tag(slug="b", label="B")]
+    await Tag.objects.bulk_create(tags)
+    async with count_queries() as queries:
+        await Tag.objects.bulk_create(
+            [Tag(slug="a", label="again"), Tag(slug="c", label="C")], ignore_conflicts=True
+        )
+    assert any("FROM unnest(" in s and "ON CONFLICT DO NOTHING" in s for s in queries.statements)
+    assert dict(await Tag.objects.values_list("slug", "label")) == {"a": "A", "b": "B", "c": "C"}
+
+
+async def test_bulk_create_reads_back_database_defaults_beside_the_pk(db: str) -> None:
+    """Rows that leave a db_default column out get the database's value and their pk,
+    in the order given; rows that set it keep theirs (they go in their own statement)."""
+    from ..models import Stamp
+
+    objs = [Stamp(label=f"s{i}", level=9 if i % 4 == 0 else None) for i in range(30)]
+    await Stamp.objects.bulk_create(objs, batch_size=8)
+    assert [o.level for o in objs] == [9 if i % 4 == 0 else 3 for i in range(30)]
+    stored = {s.pk: (s.label, s.level) for s in await Stamp.objects.all()}
+    assert [stored[o.pk] for o in objs] == [(o.label, o.level) for o in objs]

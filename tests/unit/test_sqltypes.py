@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from flash_db.sqltypes import ASYNCPG_TIMESTAMPTZ, UTCDateTime
 
 UTC = dt.UTC
 PLUS_TWO = dt.timezone(dt.timedelta(hours=2))
+
+
+class _Colour(enum.Enum):
+    RED = "red"
 
 
 @pytest.mark.parametrize(
@@ -63,3 +69,50 @@ def test_asyncpg_timestamptz_needs_no_processor() -> None:
     process = impl.result_processor(dialect, 1114)
     naive = dt.datetime(2026, 1, 1, 0, 0, 5)
     assert process(naive) == naive.replace(tzinfo=UTC)
+
+
+def test_parameter_array_casts_without_length_or_precision() -> None:
+    """PostgreSQL truncates on an explicit ``::varchar(n)``: the arrays are cast to the
+    bare type, and the column's own limits apply when the row is assigned."""
+    from sqlalchemy.dialects.postgresql import asyncpg
+
+    from flash_db.sqltypes import ParameterArray
+
+    dialect = asyncpg.dialect()
+    binds = [
+        sa.bindparam(f"p{i}", type_=ParameterArray(t))
+        for i, t in enumerate(
+            [sa.String(10), sa.Numeric(8, 2), sa.Double(), UTCDateTime(), sa.JSON(), sa.Uuid()]
+        )
+    ]
+    sql = str(sa.select(*binds).compile(dialect=dialect))
+    assert sql.startswith(
+        "SELECT $1::TEXT[] AS anon_1, $2::NUMERIC[] AS anon_2, $3::DOUBLE PRECISION[] AS anon_3, "
+        "$4::TIMESTAMP WITH TIME ZONE[] AS anon_4, $5::TEXT[] AS anon_5, $6::UUID[]"
+    ), sql
+
+
+def test_parameter_array_processes_each_value_and_knows_its_types() -> None:
+    from sqlalchemy.dialects.postgresql import asyncpg
+
+    from flash_db.sqltypes import EnumValue, ParameterArray
+
+    dialect = asyncpg.dialect()
+    process = ParameterArray(UTCDateTime()).dialect_impl(dialect).bind_processor(dialect)
+    assert process((dt.datetime(2024, 1, 1, 12, tzinfo=PLUS_TWO), None)) == [
+        dt.datetime(2024, 1, 1, 10, tzinfo=dt.UTC),
+        None,
+    ]
+    assert process(None) is None
+    json_text = (
+        ParameterArray(sa.JSON(none_as_null=True)).dialect_impl(dialect).bind_processor(dialect)
+    )
+    assert json_text([{"a": 1}, None]) == ['{"a": 1}', None]
+    assert ParameterArray.fits(EnumValue(_Colour), dialect)
+    assert ParameterArray.fits(sa.JSON(), dialect)
+    # native enums, arrays and unknown types keep the row-by-row form
+    assert not ParameterArray.fits(sa.Enum("a", "b", name="ab"), dialect)
+    assert not ParameterArray.fits(sa.ARRAY(sa.Integer()), dialect)
+    assert not ParameterArray.fits(postgresql.INET(), dialect)
+    # a TypeDecorator travels as its stored type, through its own processing
+    assert ParameterArray.fits(sa.PickleType(), dialect)
