@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from ..exceptions import ConfigurationError, DatabaseError
 from ..models import metadata, registry
 from ..query import Features
 from ..query import install as install_executor
-from ..query.executor import REUSED, DriverResult
+from ..query.executor import READS_ROWS, REUSED, DriverResult
 from . import _sqlite, config, direct
 from .context import current, current_transaction
 from .errors import translated
@@ -54,6 +55,11 @@ class Database:
     plans: dict[tuple[int, tuple[str, ...]], tuple[Any, direct.Plan | None]] = field(
         default_factory=dict
     )
+    #: plans of statements built per call, per compiled form in SQLAlchemy's compiled
+    #: cache (``None``: SQLAlchemy's path); an entry goes when the cache drops its form
+    compiled_plans: weakref.WeakKeyDictionary[Any, direct.Plan | None] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
 
     def plan(self, statement: Executable, params: Mapping[str, Any]) -> direct.Plan | None:
         """The plan to run the reused ``statement`` with ``params``, or ``None``."""
@@ -68,6 +74,25 @@ class Database:
             plan = direct.compile_plan(statement, key[1], dialect)
             entry = self.plans[key] = (statement, plan)
         return entry[1]
+
+    def cached_plan(self, statement: Executable) -> tuple[direct.Plan, dict[str, Any]] | None:
+        """The plan of ``statement`` (a SELECT built per call) from SQLAlchemy's compiled
+        cache, with its parameter values; ``None``: SQLAlchemy's path."""
+        engine = self.engine.sync_engine
+        dialect = engine.dialect
+        cache = engine._compiled_cache
+        if cache is None or dialect.server_version_info is None:
+            return None
+        found = direct.cached_compile(statement, dialect, cache)
+        if found is None:
+            return None
+        compiled, params = found
+        plans = self.compiled_plans
+        if compiled in plans:
+            plan = plans[compiled]
+        else:
+            plan = plans[compiled] = direct.plan_of(compiled, None, dialect)
+        return None if plan is None else (plan, params)
 
     @property
     def dialect(self) -> Dialect:
@@ -304,12 +329,20 @@ class ConnectionHandler:
         self, alias: str, statement: Executable, params: Any = None
     ) -> CursorResult[Any] | DriverResult:
         tx = current_transaction(alias)
-        if type(params) is dict and params and statement._execution_options.get(REUSED):
-            database = self[alias]
-            if database.driver is not None:
-                result = await self._execute_direct(database, tx, statement, params)
-                if result is not None:
-                    return result
+        options = statement._execution_options
+        if options:
+            if type(params) is dict and params and options.get(REUSED):
+                database = self[alias]
+                if database.driver is not None:
+                    result = await self._execute_direct(database, tx, statement, params)
+                    if result is not None:
+                        return result
+            elif params is None and options.get(READS_ROWS):
+                database = self[alias]
+                if database.driver is not None:
+                    result = await self._execute_cached(database, tx, statement)
+                    if result is not None:
+                        return result
         with translated(alias):
             if tx is not None:
                 return await tx.connection.execute(statement, params)
@@ -338,6 +371,30 @@ class ConnectionHandler:
                     return None
             elif direct.listened(engine.dispatch):
                 return None
+            return await direct.run(database.driver, engine, connection, plan, params)
+
+    @staticmethod
+    async def _execute_cached(
+        database: Database, tx: Any, statement: Executable
+    ) -> DriverResult | None:
+        """``statement`` (marked :data:`READS_ROWS`) run on the driver by the plan of its
+        compiled form; ``None`` when it has to go through SQLAlchemy's ``Connection``."""
+        assert database.driver is not None
+        if len(statement._execution_options) != 1:
+            return None  # options for SQLAlchemy's execution (e.g. a schema_translate_map)
+        engine = database.engine.sync_engine
+        connection = None
+        if tx is not None:
+            connection = tx.connection.sync_connection
+            if not direct.usable(connection):
+                return None
+        elif direct.listened(engine.dispatch):
+            return None
+        with translated(database.alias):  # compiling can fail as SQLAlchemy's path would
+            found = database.cached_plan(statement)
+            if found is None:
+                return None
+            plan, params = found
             return await direct.run(database.driver, engine, connection, plan, params)
 
     async def stream(

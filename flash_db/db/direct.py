@@ -11,6 +11,13 @@ where each positional parameter comes from and its bind processor, and the colum
 result processors. Running one is: check a connection out of the engine's pool (or
 take the transaction's), one call on the driver, a :class:`DriverResult`.
 
+Outside a transaction the checkout and checkin are SQLAlchemy's own
+(``pool.connect()``, ``fairy.close()``). They run in SQLAlchemy's greenlet only when
+they could need the driver: :func:`idle_checkout` tells when the pool holds idle
+connections none of which is due to be opened, recycled or replaced, and no pool
+listener or pre-ping is installed; :func:`idle_checkin` when returning it closes and
+rolls back nothing. Then no greenlet is spawned at all (~25 µs a statement).
+
 What is kept from SQLAlchemy's path:
 
 - the SQL and every type conversion (the plan is SQLAlchemy's compiled statement);
@@ -34,12 +41,16 @@ plans), ``ConnectionHandler.execute`` calls :func:`run`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.pool.base import reset_none, reset_rollback
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.compiler import WARN_LINTING
 from sqlalchemy.util import await_only, greenlet_spawn
 
 from ..query.executor import DriverResult
@@ -176,6 +187,13 @@ def compile_plan(statement: Executable, keys: tuple[str, ...], dialect: Dialect)
     """The :class:`Plan` of ``statement`` executed with parameters ``keys``, or ``None``
     when it needs something of SQLAlchemy's execution context."""
     compiled: Any = statement.compile(dialect=dialect, column_keys=sorted(keys))  # type: ignore[attr-defined]
+    return plan_of(compiled, set(keys), dialect)
+
+
+def plan_of(compiled: Any, given: set[str] | None, dialect: Dialect) -> Plan | None:
+    """The :class:`Plan` of ``compiled`` run with parameters ``given`` (the others take
+    the values compiled in), or with all its parameters when ``given`` is ``None`` (from
+    ``construct_params``); ``None`` when it needs SQLAlchemy's execution context."""
     if (
         not compiled.positional
         or compiled.literal_execute_params
@@ -191,11 +209,10 @@ def compile_plan(statement: Executable, keys: tuple[str, ...], dialect: Dialect)
         or (compiled._result_columns and not compiled._ordered_columns)
     ):
         return None
-    given = set(keys)
     processors = compiled._bind_processors
     binds = []
     for name in compiled.positiontup:
-        if name in given:
+        if given is None or name in given:
             binds.append((name, processors.get(name), None))
             continue
         bind = compiled.binds.get(name)
@@ -206,13 +223,44 @@ def compile_plan(statement: Executable, keys: tuple[str, ...], dialect: Dialect)
     return Plan(compiled.string, tuple(binds), columns, dialect)
 
 
+def cached_compile(
+    statement: Any, dialect: Dialect, cache: Any
+) -> tuple[Any, dict[str, Any]] | None:
+    """``statement`` compiled through SQLAlchemy's compiled ``cache`` (as
+    ``Connection.execute`` would: same cache key, same linting) and its parameter values
+    for that compiled form; ``None`` when the statement has no cache key."""
+    found = statement._compile_w_cache(
+        dialect,
+        compiled_cache=cache,
+        column_keys=[],
+        for_executemany=False,
+        schema_translate_map=None,
+        linting=dialect.compiler_linting | WARN_LINTING,
+    )
+    compiled, extracted = found[0], found[1]
+    if extracted is None:
+        return None  # compiled for this statement alone: nothing to keep a plan for
+    collected = found[2] if len(found) == 4 else None  # SQLAlchemy 2.1's collected params
+    if collected is not None:
+        params = compiled.construct_params(
+            extracted_parameters=extracted, escape_names=False, _collected_params=collected
+        )
+    else:
+        params = compiled.construct_params(extracted_parameters=extracted, escape_names=False)
+    return compiled, params
+
+
 async def run(
     driver: Driver, engine: Engine, connection: Any, plan: Plan, params: Mapping[str, Any]
 ) -> DriverResult:
     """Run ``plan`` with ``params`` on ``connection`` (a transaction's SQLAlchemy
     ``Connection``), or on a connection checked out of ``engine``'s pool when it is
     ``None``. Driver errors come out as SQLAlchemy's ``DBAPIError`` subclasses."""
-    args = plan.arguments(params)
+    try:
+        args = plan.arguments(params)
+    except Exception as error:
+        # a bind processor refused a value: nothing was sent (SQLAlchemy's error too)
+        raise sa_exc.StatementError(str(error), plan.sql, params, error) from error
     dialect = plan.dialect
     if connection is not None:
         fairy = connection.connection
@@ -222,6 +270,8 @@ async def run(
             raise await greenlet_spawn(
                 _failed, engine, fairy, connection, plan, args, error
             ) from error
+    elif IDLE_CHECKOUT and idle_checkout(engine.pool):
+        outcome = await _on_idle(driver, engine, plan, args)
     else:
         # checkout, the driver call and the checkin in one greenlet: checking out and in
         # can need the driver (a new connection, closing an overflow one), and each
@@ -229,6 +279,99 @@ async def run(
         outcome = await greenlet_spawn(_on_pooled, driver, engine, plan, args)
     description, rows, rowcount, lastrowid = outcome
     return DriverResult(rows, plan.processors(description), rowcount, lastrowid)
+
+
+#: off: every autocommit statement checks its connection out inside a greenlet (tests
+#: and benchmarks compare both ways)
+IDLE_CHECKOUT = True
+
+
+def idle_checkout(pool: Any) -> bool:
+    """Whether ``pool.connect()`` will hand out a connection now without any I/O, so
+    that it needs no greenlet: an ``AsyncAdaptedQueuePool`` with no checkout listener or
+    pre-ping, holding idle connections of which none is due to be replaced (invalidated,
+    soft-invalidated or recycled) or to be opened (the pool's queue takes a waiting
+    connection without awaiting). Any other case goes through the greenlet."""
+    if type(pool) is not AsyncAdaptedQueuePool or pool._pre_ping or pool.dispatch.checkout:
+        return False
+    # the idle connection records: the deque of the asyncio.Queue in SQLAlchemy's queue
+    idle = pool._pool._queue._queue  # type: ignore[attr-defined]
+    if not idle:
+        return False
+    invalidated = pool._invalidate_time
+    recycle = pool._recycle
+    due = time.time() - recycle + _RECYCLE_MARGIN if recycle > -1 else None
+    for record in idle:
+        start = record.starttime
+        if (
+            record.dbapi_connection is None
+            or invalidated > start
+            or record._soft_invalidate_time > start
+            or (due is not None and start < due)
+        ):
+            return False
+    return True
+
+
+#: seconds before its ``pool_recycle`` age at which a connection is left to the greenlet
+_RECYCLE_MARGIN = 1.0
+
+
+def idle_checkin(pool: Any, fairy: Any) -> bool:
+    """Whether ``fairy.close()`` will put the connection back without I/O: no checkin or
+    reset listener, no callback to run, room in the pool's queue (else SQLAlchemy
+    closes an overflow connection), and nothing to roll back or commit."""
+    if pool.dispatch.checkin or pool.dispatch.reset or fairy._connection_record.finalize_callback:
+        return False
+    queue = pool._pool
+    if queue.maxsize and queue.qsize() >= queue.maxsize:
+        return False
+    reset = pool._reset_on_return
+    if reset is reset_none:
+        return True
+    dialect = pool._dialect
+    return bool(
+        reset is reset_rollback
+        and dialect.skip_autocommit_rollback
+        and dialect.detect_autocommit_setting(fairy.dbapi_connection)
+    )
+
+
+async def _on_idle(driver: Driver, engine: Engine, plan: Plan, args: Any) -> Outcome:
+    """Run ``plan`` on an idle pooled connection, checked out and in without a greenlet
+    (:func:`idle_checkout` said it can be); failures are handled in one."""
+    dialect = plan.dialect
+    pool = engine.pool
+    fairy = pool.connect()
+    try:
+        outcome: Outcome = await driver(fairy.dbapi_connection, plan.sql, args, dialect)
+    except dialect.loaded_dbapi.Error as error:
+        raise await greenlet_spawn(_failed_and_closed, engine, fairy, plan, args, error) from error
+    except BaseException:
+        # cancelled mid-statement: the connection's state is unknown
+        await greenlet_spawn(_invalidated_and_closed, fairy)
+        raise
+    if idle_checkin(pool, fairy):
+        fairy.close()
+    else:
+        await greenlet_spawn(fairy.close)
+    return outcome
+
+
+def _failed_and_closed(
+    engine: Engine, fairy: Any, plan: Plan, args: Any, error: Any
+) -> BaseException:
+    try:
+        return _failed(engine, fairy, None, plan, args, error)
+    finally:
+        fairy.close()
+
+
+def _invalidated_and_closed(fairy: Any) -> None:
+    try:
+        fairy.invalidate()
+    finally:
+        fairy.close()
 
 
 def _on_pooled(driver: Driver, engine: Engine, plan: Plan, args: Any) -> Outcome:

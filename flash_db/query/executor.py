@@ -25,10 +25,17 @@ from .features import Features
 #: statement object, e.g. its compiled SQL, for as long as it keeps a reference to it.
 REUSED = "flash_db_reused"
 
+#: The execution option on the SELECTs the query layer builds per call and reads only
+#: through what :class:`DriverResult` answers (``all()``, ``first()``, ``scalar_one()``,
+#: ``hydrate.fetch_all``): an executor may return a :class:`DriverResult` for them, e.g.
+#: running them by a plan kept per compiled form in SQLAlchemy's compiled cache.
+READS_ROWS = "flash_db_reads_rows"
+
 
 class DriverResult:
     """A buffered result read straight from the driver: what an executor may return for
-    a :data:`REUSED` statement instead of SQLAlchemy's ``CursorResult``.
+    a :data:`REUSED` or :data:`READS_ROWS` statement instead of SQLAlchemy's
+    ``CursorResult``.
 
     ``rows`` are the driver's own rows (asyncpg ``Record`` objects, DBAPI tuples) and
     ``processors`` the columns' result processors still to apply (``None`` when no
@@ -119,7 +126,8 @@ class Executor(Protocol):
     ) -> CursorResult[Any] | DriverResult:
         """Run ``statement`` on ``alias`` (in the task's transaction if one is open).
 
-        For a :data:`REUSED` statement the result may be a :class:`DriverResult`."""
+        For a :data:`REUSED` or :data:`READS_ROWS` statement the result may be a
+        :class:`DriverResult`."""
         ...
 
     def stream(

@@ -24,7 +24,7 @@ from typing_extensions import TypeVar
 from ..exceptions import FieldError, IntegrityError, NotSupportedError, TransactionConflict
 from ..expressions import Expression, Q
 from . import hydrate, writes
-from .executor import Executor, get_executor
+from .executor import READS_ROWS, Executor, get_executor
 from .prefetch import Prefetch, prefetch_objects
 from .resolver import Annotation
 from .state import (
@@ -302,8 +302,8 @@ class QuerySet(Generic[M, R]):
             return []
         alias = self._read_alias()
         columns, names = selected_columns(state)
-        result = await self._executor.execute(alias, build_select(state, columns))
-        rows, processors = hydrate.fetch_all(result)
+        stmt = build_select(state, columns).execution_options(**_READS_ROWS)
+        rows, processors = hydrate.fetch_all(await self._executor.execute(alias, stmt))
         return await self._materialise(names, rows, alias, processors)
 
     async def _materialise(
@@ -353,8 +353,8 @@ class QuerySet(Generic[M, R]):
             return len(self._state.result_cache)
         if self._state.empty:
             return 0
-        result = await self._executor.execute(self._read_alias(), count_select(self._state))
-        return int(result.scalar_one())
+        stmt = count_select(self._state).execution_options(**_READS_ROWS)
+        return int((await self._executor.execute(self._read_alias(), stmt)).scalar_one())
 
     async def exists(self) -> bool:
         """Whether any row matches (``SELECT 1 … LIMIT 1``)."""
@@ -365,9 +365,8 @@ class QuerySet(Generic[M, R]):
         state = self._state
         high = state.low + 1 if state.high is None else min(state.high, state.low + 1)
         probe = state.replace(ordering=(), reverse=False, high=high)
-        stmt = build_select(probe, [sa.literal_column("1")])
-        result = await self._executor.execute(self._read_alias(), stmt)
-        return result.first() is not None
+        stmt = build_select(probe, [sa.literal_column("1")]).execution_options(**_READS_ROWS)
+        return (await self._executor.execute(self._read_alias(), stmt)).first() is not None
 
     async def get(self, *args: Any, **kwargs: Any) -> R:
         """The one matching row; ``Model.DoesNotExist`` / ``Model.MultipleObjectsReturned`` otherwise."""
@@ -690,6 +689,8 @@ class _SubqueryResolver:
 
 
 _FILTER = QuerySet.filter
+#: marks the SELECTs whose results are read only through DriverResult's API
+_READS_ROWS = {READS_ROWS: True}
 _FETCH = QuerySet._fetch
 
 #: pk value types whose ``pk=value`` filter is exactly ``pk_column == value`` (no instance,

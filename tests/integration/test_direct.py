@@ -211,9 +211,9 @@ async def test_in_a_transaction_plans_use_its_connection(db: str, runs: list[str
             async with atomic():
                 await Author.objects.create(name="Cy")
                 await Author.objects.create(name="Ann")
-    assert await Author.objects.order_by("name").values_list("name", flat=True) == ["Ann", "Bob"]
     if _direct(db):
         assert len(runs) == 6, runs
+    assert await Author.objects.order_by("name").values_list("name", flat=True) == ["Ann", "Bob"]
 
 
 async def test_rolled_back_transaction_keeps_nothing(db: str) -> None:
@@ -246,3 +246,277 @@ async def test_no_plan_before_the_dialect_knows_the_server(tmp_path: Any) -> Non
         assert database.plan(stmt, {"flash_pk_": 1}) is not None
     finally:
         await handler.disconnect()
+
+
+@pytest.fixture
+def spawns(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The functions run in SQLAlchemy's greenlet by the driver path."""
+    seen: list[str] = []
+    real = direct.greenlet_spawn
+
+    async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(getattr(fn, "__name__", repr(fn)))
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(direct, "greenlet_spawn", counted)
+    yield seen
+
+
+async def test_an_idle_pooled_connection_needs_no_greenlet(db: str, spawns: list[str]) -> None:
+    if not _direct(db):
+        pytest.skip("no direct path on this driver")
+    author = await Author.objects.create(name="Ann")
+    pool = flash_db.connections["default"].engine.pool
+    assert direct.idle_checkout(pool)
+    spawns.clear()
+    for _ in range(5):
+        assert (await Author.objects.get(pk=author.pk)).name == "Ann"
+    assert spawns == []
+    assert checked_out() == 0
+    # errors on that path: one translated error, the connection back in the pool
+    with pytest.raises(IntegrityError):
+        await Author.objects.create(name="Ann")
+    assert spawns == ["_failed_and_closed"]
+    assert checked_out() == 0 and direct.idle_checkout(pool)
+
+
+async def _own_handler(backend: str, tmp_path: Any, **engine_options: Any) -> Any:
+    """A ConnectionHandler of its own on the test database (with tables for Author)."""
+    from flash_db.db.connections import ConnectionHandler
+
+    from ..conftest import BACKENDS
+
+    url = BACKENDS[backend][0] if backend != "sqlite" else f"sqlite+aiosqlite:///{tmp_path}/own.db"
+    handler = ConnectionHandler()
+    await handler.connect(url, **engine_options)
+    if backend == "sqlite":
+        await handler.create_all()
+    return handler
+
+
+def _driver_connection_closed(dbapi_connection: Any) -> bool:
+    """Whether SQLAlchemy's adapted connection has closed its driver connection."""
+    inner = dbapi_connection._connection
+    if hasattr(inner, "is_closed"):  # asyncpg
+        return bool(inner.is_closed())
+    return inner._connection is None  # aiosqlite: its sqlite3 connection is gone
+
+
+async def test_a_connection_due_for_recycling_is_replaced_in_the_greenlet(
+    db: str, tmp_path: Any, spawns: list[str]
+) -> None:
+    """A connection past ``pool_recycle`` is closed and replaced by SQLAlchemy (in the
+    greenlet, where closing and connecting can await), never handed out as idle."""
+    if not _direct(db):
+        pytest.skip("no direct path on this driver")
+    handler = await _own_handler(db, tmp_path, pool_recycle=3600)
+    try:
+        table = Author._meta.table
+        stmt = (
+            sa.select(sa.func.count())
+            .select_from(table)
+            .where(table.c.id != sa.bindparam("flash_pk_"))
+            .execution_options(**{REUSED: True})
+        )
+        await handler.execute("default", stmt, {"flash_pk_": 0})
+        pool = handler["default"].engine.pool
+        assert direct.idle_checkout(pool)
+        (record,) = pool._pool._queue._queue
+        old = record.dbapi_connection
+        record.starttime -= 7200  # two hours old
+        assert not direct.idle_checkout(pool)
+        spawns.clear()
+        assert (await handler.execute("default", stmt, {"flash_pk_": 0})).scalar() == 0
+        assert spawns == ["_on_pooled"]
+        assert record.dbapi_connection is not old and _driver_connection_closed(old)
+        assert direct.idle_checkout(pool)
+    finally:
+        await handler.disconnect()
+
+
+async def test_pool_listeners_and_pre_ping_keep_the_greenlet(
+    db: str, tmp_path: Any, spawns: list[str]
+) -> None:
+    if not _direct(db):
+        pytest.skip("no direct path on this driver")
+    handler = await _own_handler(db, tmp_path, pool_pre_ping=True)
+    try:
+        pool = handler["default"].engine.pool
+        assert not direct.idle_checkout(pool)  # a ping is a round trip
+        await handler.disconnect()
+        handler = await _own_handler(db, tmp_path)
+        pool = handler["default"].engine.pool
+        assert direct.idle_checkout(pool)
+        checkouts: list[object] = []
+        sa.event.listen(pool, "checkout", lambda *args: checkouts.append(args))
+        assert not direct.idle_checkout(pool)
+        table = Author._meta.table
+        stmt = (
+            sa.select(table.c.id)
+            .where(table.c.id == sa.bindparam("flash_pk_"))
+            .execution_options(**{REUSED: True})
+        )
+        spawns.clear()
+        assert (await handler.execute("default", stmt, {"flash_pk_": 0})).all() == []
+        assert len(checkouts) == 1 and spawns == ["_on_pooled"]
+    finally:
+        await handler.disconnect()
+
+
+async def test_overflow_connections_are_closed_in_the_greenlet(db: str, tmp_path: Any) -> None:
+    """Concurrent statements on a pool of one: the first takes the idle connection, the
+    others open overflow ones; those SQLAlchemy closes when they come back (full queue),
+    which awaits the driver, so their checkin goes through the greenlet."""
+    if not _direct(db):
+        pytest.skip("no direct path on this driver")
+    handler = await _own_handler(db, tmp_path, pool_size=1, max_overflow=3)
+    try:
+        database = handler["default"]
+        pool = database.engine.pool
+        real = database.driver
+        assert real is not None
+        opened: list[Any] = []
+
+        async def slow(dbapi_connection: Any, *args: Any) -> Any:
+            opened.append(dbapi_connection)
+            await asyncio.sleep(0.05)
+            return await real(dbapi_connection, *args)
+
+        database.driver = slow
+        table = Author._meta.table
+        stmt = (
+            sa.select(table.c.id)
+            .where(table.c.id == sa.bindparam("flash_pk_"))
+            .execution_options(**{REUSED: True})
+        )
+        results = await asyncio.gather(
+            *(handler.execute("default", stmt, {"flash_pk_": n}) for n in range(4))
+        )
+        assert [r.all() for r in results] == [[]] * 4
+        assert len({id(c) for c in opened}) == 4
+        assert pool.checkedout() == 0 and pool.checkedin() == 1
+        kept = pool._pool._queue._queue[0].dbapi_connection
+        assert sum(not _driver_connection_closed(c) for c in opened) == 1
+        assert not _driver_connection_closed(kept)
+    finally:
+        await handler.disconnect()
+
+
+async def test_queryset_selects_run_by_plans_of_the_compiled_cache(
+    db: str, runs: list[str]
+) -> None:
+    """SELECTs built per call (filters, ordering, slices, count, exists, select_related)
+    run on the driver by a plan kept per compiled form, and read the same as by
+    SQLAlchemy's path; IN lists (expanded per call) stay on SQLAlchemy's path."""
+    from ..models import RelAuthor, RelBook
+
+    ann = await RelAuthor.objects.create(name="Ann")
+    for i in range(5):
+        await RelBook.objects.create(title=f"B{i}", author=ann, price=Decimal(i))
+    runs.clear()
+
+    async def read() -> list[object]:
+        return [
+            [
+                (b.title, b.price)
+                for b in await RelBook.objects.filter(price__gte=1).order_by("-title")[:3]
+            ],
+            await RelBook.objects.filter(title__startswith="B").count(),
+            await RelBook.objects.filter(title="B9").exists(),
+            [
+                (b.title, b.author.name)
+                for b in await RelBook.objects.select_related("author").order_by("id")
+            ],
+            await RelBook.objects.filter(price__lt=3).values_list("title", flat=True),
+            await RelBook.objects.values("title", "price").order_by("price")[1:2],
+            [b.title for b in await RelBook.objects.filter(title__in=["B1", "B3"]).order_by("id")],
+        ]
+
+    by_plans = await read()
+    if _direct(db):
+        selects = [sql for sql in runs if sql.startswith("SELECT")]
+        assert len(selects) == 6, runs  # all but the IN list
+        assert not any(" IN " in sql for sql in selects)
+    else:
+        assert runs == []
+    database = flash_db.connections["default"]
+    driver, database.driver = database.driver, None
+    try:
+        by_core = await read()
+    finally:
+        database.driver = driver
+    assert by_plans == by_core
+    assert by_plans[0] == [
+        ("B4", Decimal("4.00")),
+        ("B3", Decimal("3.00")),
+        ("B2", Decimal("2.00")),
+    ]
+    assert by_plans[1:3] == [5, False]
+    assert checked_out() == 0
+
+
+async def test_compiled_plans_go_with_the_compiled_cache(db: str, tmp_path: Any) -> None:
+    """A plan lives as long as SQLAlchemy's compiled cache keeps the compiled form; with
+    the cache disabled (query_cache_size=0) every SELECT goes SQLAlchemy's way."""
+    import gc
+
+    if not _direct(db):
+        pytest.skip("no direct path on this driver")
+    table = Author._meta.table
+
+    def stmt(n: int) -> Any:
+        return (
+            sa.select(table.c.id)
+            .where(table.c.id > n)
+            .limit(n + 1)
+            .execution_options(flash_db_reads_rows=True)
+        )
+
+    handler = await _own_handler(db, tmp_path, query_cache_size=2)
+    try:
+        database = handler["default"]
+        for n in range(3):
+            assert (await handler.execute("default", stmt(n))).all() == []
+        assert len(database.compiled_plans) == 1  # one shape: one compiled form
+        shapes = [stmt(1).order_by(c) for c in table.c] + [
+            stmt(1).where(c.is_(None)) for c in table.c
+        ]
+        for shape in shapes:
+            assert (await handler.execute("default", shape)).all() == []
+        gc.collect()
+        # SQLAlchemy's LRU cache holds at most 2 + 50% before it prunes: so do the plans
+        assert len(shapes) == 10 and len(database.compiled_plans) <= 3
+    finally:
+        await handler.disconnect()
+    handler = await _own_handler(db, tmp_path, query_cache_size=0)
+    try:
+        result = await handler.execute("default", stmt(0))
+        assert type(result) is not direct.DriverResult and result.all() == []
+        assert len(handler["default"].compiled_plans) == 0
+    finally:
+        await handler.disconnect()
+
+
+async def test_a_value_the_column_type_refuses_fails_the_same_both_ways(db: str) -> None:
+    """A bind processor (or the driver) refusing a value raises what SQLAlchemy's path
+    raises, and nothing is sent."""
+    table = Author._meta.table
+    stmt = (
+        sa.select(table.c.id)
+        .where(table.c.joined == "not a datetime")
+        .execution_options(flash_db_reads_rows=True)
+    )
+    database = flash_db.connections["default"]
+    outcomes: list[object] = []
+    for driver in (database.driver, None):
+        saved, database.driver = database.driver, driver
+        try:
+            outcomes.append((await flash_db.connections.execute("default", stmt)).all())
+        except Exception as error:
+            outcomes.append(type(error))
+        finally:
+            database.driver = saved
+    assert outcomes[0] == outcomes[1], outcomes
+    if db != "mysql":  # MariaDB compares the text with the datetime and finds nothing
+        assert isinstance(outcomes[0], type) and issubclass(outcomes[0], Exception)
+    assert checked_out() == 0
