@@ -369,7 +369,7 @@ class ConnectionHandler:
                 connection = tx.connection.sync_connection
                 if not direct.usable(connection):
                     return None
-            elif direct.listened(engine.dispatch):
+            elif direct.listened(engine):
                 return None
             return await direct.run(database.driver, engine, connection, plan, params)
 
@@ -388,7 +388,7 @@ class ConnectionHandler:
             connection = tx.connection.sync_connection
             if not direct.usable(connection):
                 return None
-        elif direct.listened(engine.dispatch):
+        elif direct.listened(engine):
             return None
         with translated(database.alias):  # compiling can fail as SQLAlchemy's path would
             found = database.cached_plan(statement)

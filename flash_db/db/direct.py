@@ -56,7 +56,8 @@ from sqlalchemy.util import await_only, greenlet_spawn
 from ..query.executor import DriverResult
 from . import _sqlite
 
-#: what a driver call returns: (description, rows, rowcount, lastrowid)
+#: what a driver call returns: (the result columns' driver type codes or None, rows,
+#: rowcount, lastrowid)
 Outcome = tuple[Any, Any, int, Any]
 Driver = Callable[[Any, str, Any, Dialect], Awaitable[Outcome]]
 
@@ -73,24 +74,48 @@ _EXECUTION_EVENTS = (
 async def _aiosqlite(dbapi_connection: Any, sql: str, args: Any, _dialect: Dialect) -> Outcome:
     aio = dbapi_connection._connection
     try:
-        outcome: Outcome = await aio._execute(_sqlite.run, aio._conn, sql, args)
+        description, rows, rowcount, lastrowid = await aio._execute(
+            _sqlite.run, aio._conn, sql, args
+        )
     except Exception as error:
         dbapi_connection._handle_exception(error)  # raises the DBAPI error
         raise
-    return outcome
+    codes = tuple([d[1] for d in description]) if description else None
+    return codes, rows, rowcount, lastrowid
 
 
-async def _asyncpg(dbapi_connection: Any, sql: str, args: Any, dialect: Dialect) -> Outcome:
-    cursor = dbapi_connection.cursor()
-    cursor._invalidate_schema_cache_asof = dialect._invalidate_schema_cache_asof  # type: ignore[attr-defined]
-    try:
-        await cursor._prepare_and_execute(sql, args)
-    except Exception as error:
-        dbapi = dialect.loaded_dbapi
-        if isinstance(error, (dbapi.InvalidCachedStatementError, dbapi.InternalServerError)):
-            dialect._invalidate_schema_cache()  # type: ignore[attr-defined]
-        raise
-    return cursor._description, cursor._rows, cursor._rowcount, None
+async def _asyncpg(adapted: Any, sql: str, args: Any, dialect: Dialect) -> Outcome:
+    """What SQLAlchemy's asyncpg cursor does for one buffered statement
+    (``_prepare_and_execute``), without the cursor: the connection's mutex, its lazy
+    ``BEGIN``, the prepared statement from its cache (with the type-cache check), the
+    fetch, and its error translation."""
+    async with adapted._execute_mutex:
+        try:
+            if adapted._transaction is None:
+                await adapted._start_transaction()  # nothing in autocommit mode
+            prepared, attributes = await adapted._prepare(
+                sql,
+                dialect._invalidate_schema_cache_asof,  # type: ignore[attr-defined]
+            )
+            rows = await prepared.fetch(*args)
+        except Exception as error:
+            try:
+                adapted._handle_exception(error)  # raises the DBAPI error
+            except dialect.loaded_dbapi.Error as translated:
+                if isinstance(
+                    translated,
+                    (
+                        dialect.loaded_dbapi.InvalidCachedStatementError,
+                        dialect.loaded_dbapi.InternalServerError,
+                    ),
+                ):
+                    dialect._invalidate_schema_cache()  # type: ignore[attr-defined]
+                raise
+            raise
+    status = prepared.get_statusmsg()
+    count = status.rpartition(" ")[2] if status else ""
+    codes = tuple([attribute.type.oid for attribute in attributes]) if attributes else None
+    return codes, rows, int(count) if count.isdigit() else -1, None
 
 
 def driver_for(engine: Engine) -> Driver | None:
@@ -101,18 +126,25 @@ def driver_for(engine: Engine) -> Driver | None:
     if dialect.driver == "aiosqlite" and _sqlite.is_one_hop(dialect.loaded_dbapi):
         return _aiosqlite
     if dialect.driver == "asyncpg":
-        from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_cursor
+        from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 
-        needed = ("_prepare_and_execute", "_description", "_rows", "_rowcount")
-        if all(hasattr(AsyncAdapt_asyncpg_cursor, name) for name in needed) and hasattr(
+        # the adapter's parts _asyncpg uses (instance attributes: _execute_mutex,
+        # _transaction, _prepared_statement_cache)
+        needed = ("_start_transaction", "_prepare", "_handle_exception")
+        if all(hasattr(AsyncAdapt_asyncpg_connection, name) for name in needed) and hasattr(
             dialect, "_invalidate_schema_cache"
         ):
             return _asyncpg
     return None
 
 
-def listened(dispatch: Any) -> bool:
-    """Whether any execution event has a listener on ``dispatch``."""
+def listened(target: Any) -> bool:
+    """Whether any execution event has a listener on ``target`` (an ``Engine`` or a
+    ``Connection``). SQLAlchemy flags an engine or connection once any of its
+    connection events gets a listener (``_has_events``); only then are they looked at."""
+    if not (target._has_events or target.engine._has_events):
+        return False
+    dispatch = target.dispatch
     return any(getattr(dispatch, name) for name in _EXECUTION_EVENTS)
 
 
@@ -128,7 +160,7 @@ def usable(connection: Any) -> bool:
         return False
     if nested is not None and not nested.is_active:
         return False
-    return not listened(connection.dispatch)
+    return not listened(connection)
 
 
 class Plan:
@@ -161,11 +193,10 @@ class Plan:
             for key, process, value in self.binds
         ]
 
-    def processors(self, description: Any) -> tuple[Any, ...] | None:
-        """The result processors for rows described by ``description``."""
-        if not description:
+    def processors(self, codes: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+        """The result processors for rows whose columns have driver type ``codes``."""
+        if not codes:
             return None
-        codes = tuple(d[1] for d in description)
         found = self.results.get(codes, False)
         if found is False:
             if len(codes) != len(self.columns):
@@ -277,8 +308,8 @@ async def run(
         # can need the driver (a new connection, closing an overflow one), and each
         # greenlet_spawn costs more than the pool's own work
         outcome = await greenlet_spawn(_on_pooled, driver, engine, plan, args)
-    description, rows, rowcount, lastrowid = outcome
-    return DriverResult(rows, plan.processors(description), rowcount, lastrowid)
+    codes, rows, rowcount, lastrowid = outcome
+    return DriverResult(rows, plan.processors(codes), rowcount, lastrowid)
 
 
 #: off: every autocommit statement checks its connection out inside a greenlet (tests

@@ -86,11 +86,12 @@ def test_result_processors_follow_the_drivers_column_types() -> None:
     stmt = sa.select(table.c.id, table.c.at).where(table.c.id == pk)
     plan = direct.compile_plan(stmt, ("flash_pk_",), dialect)
     assert plan is not None
-    processors = plan.processors((("id", None), ("at", None)))
+    # the drivers' type codes of the result columns: sqlite3 reports none
+    processors = plan.processors((None, None))
     assert processors is not None and processors[0] is None and processors[1] is not None
     assert plan.processors(None) is None
     with pytest.raises(exc.InvalidRequestError, match="1 result columns where 2"):
-        plan.processors((("id", None),))
+        plan.processors((None,))
 
 
 def test_driver_result_answers_like_a_cursor_result() -> None:
@@ -106,3 +107,19 @@ def test_driver_result_answers_like_a_cursor_result() -> None:
         empty.scalar_one()
     inserted = DriverResult((), None, 1, 42)
     assert inserted.inserted_primary_key == (42,) and inserted.rowcount == 1
+
+
+def test_asyncpg_timestamptz_needs_no_processor_but_other_codes_do() -> None:
+    """Processors are chosen per driver type code: asyncpg's timestamptz (1184) decodes
+    aware UTC datetimes itself; a plain timestamp (1114) still gets the zone attached."""
+    from sqlalchemy.dialects.postgresql import asyncpg
+
+    from flash_db.sqltypes import ASYNCPG_TIMESTAMPTZ
+
+    dialect = asyncpg.dialect()
+    stmt = sa.select(table.c.id, table.c.at).where(table.c.id == pk)
+    plan = direct.compile_plan(stmt, ("flash_pk_",), dialect)
+    assert plan is not None
+    assert plan.processors((20, ASYNCPG_TIMESTAMPTZ)) is None
+    naive = plan.processors((20, 1114))
+    assert naive is not None and naive[1] is not None
