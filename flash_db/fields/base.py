@@ -281,6 +281,52 @@ class Field(RegisterLookupMixin, Generic[T, N]):
         self.run_validators(value)
         return value
 
+    def clean_check(self, var: str, names: dict[str, Any]) -> str | None:
+        """A Python expression over the variable ``var``, true only when ``clean(var)``
+        would return ``var`` itself and raise nothing (a value of the field's own type
+        in range); constants it needs go into ``names``, under names starting with
+        ``var``. A model's ``full_clean()`` runs these checks in one generated function
+        and calls ``clean()`` only for the values that fail them. ``None`` (the
+        default, and for any field with validators or choices): always call ``clean()``.
+
+        A field class that converts or validates differently, or a subclass that
+        overrides ``to_python``, ``validate`` or ``clean``, gets ``None`` unless it
+        defines its own check.
+        """
+        return None
+
+    def _checks_as(self, cls: type[Field[Any, Any]]) -> bool:
+        """Whether this field cleans exactly as ``cls`` defines it: ``cls``'s own
+        ``to_python`` and ``validate``, ``Field``'s ``clean``, no validators or choices."""
+        kind = type(self)
+        return (
+            not self.validators
+            and self.choices is None
+            and kind.clean is Field.clean
+            and kind.run_validators is Field.run_validators
+            and kind.to_python is cls.to_python
+            and kind.validate is cls.validate
+        )
+
+    def _exact_type_check(
+        self, cls: type[Field[Any, Any]], var: str, names: dict[str, Any]
+    ) -> str | None:
+        """``clean_check`` of a field of class ``cls`` whose ``to_python`` returns a value
+        of exactly its ``python_type`` as it is, and whose ``validate`` checks only
+        ``null`` (and choices, which rule the check out)."""
+        if not self._checks_as(cls):
+            return None
+        names[f"{var}_type"] = cls.python_type
+        return self._or_none(var, f"type({var}) is {var}_type")
+
+    def none_is_valid(self) -> bool:
+        """Whether ``validate()`` accepts ``None`` (nullable, or the database fills it in)."""
+        return bool(self.null or self.auto_increment or self.has_db_default)
+
+    def _or_none(self, var: str, check: str) -> str:
+        """``check``, or ``None`` where :meth:`none_is_valid`."""
+        return f"({var} is None or ({check}))" if self.none_is_valid() else f"({check})"
+
     # -- lookups ----------------------------------------------------------------------------
 
     def get_lookup(self, name: str) -> type[Lookup] | None:

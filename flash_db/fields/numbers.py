@@ -65,6 +65,15 @@ class IntegerField(_Bounded, Field[int, N]):
         if value is not None:
             self.check_bounds(value)
 
+    def clean_check(self, var: str, names: dict[str, Any]) -> str | None:
+        if (
+            not self._checks_as(IntegerField)
+            or type(self).check_bounds is not _Bounded.check_bounds
+        ):
+            return None
+        names[f"{var}_lo"], names[f"{var}_hi"] = self.min_value, self.max_value
+        return self._or_none(var, f"type({var}) is int and {var}_lo <= {var} <= {var}_hi")
+
 
 class SmallIntegerField(IntegerField[N]):
     """A 16-bit integer."""
@@ -143,6 +152,20 @@ class FloatField(_Bounded, Field[float, N]):
             if math.isnan(value) or math.isinf(value):
                 raise ValidationError(["NaN and infinity are not allowed"])
             self.check_bounds(value)
+
+    def clean_check(self, var: str, names: dict[str, Any]) -> str | None:
+        if not self._checks_as(FloatField) or type(self).check_bounds is not _Bounded.check_bounds:
+            return None
+        # NaN fails every comparison; infinities fail the strict ones
+        names[f"{var}_inf"] = math.inf
+        check = f"type({var}) is float and -{var}_inf < {var} < {var}_inf"
+        if self.min_value is not None:
+            names[f"{var}_lo"] = self.min_value
+            check += f" and {var} >= {var}_lo"
+        if self.max_value is not None:
+            names[f"{var}_hi"] = self.max_value
+            check += f" and {var} <= {var}_hi"
+        return self._or_none(var, check)
 
 
 class DecimalField(_Bounded, Field[decimal.Decimal, N]):
@@ -224,3 +247,6 @@ class BooleanField(Field[bool, N]):
         if isinstance(value, str) and value.lower() in ("true", "false", "t", "f", "1", "0"):
             return value.lower() in ("true", "t", "1")
         raise ValidationError([f"{value!r} is not true or false"])
+
+    def clean_check(self, var: str, names: dict[str, Any]) -> str | None:
+        return self._exact_type_check(BooleanField, var, names)

@@ -36,6 +36,9 @@ class UUIDField(Field[uuid.UUID, N]):
         except ValueError:
             raise ValidationError([f"{value!r} is not a valid UUID"]) from None
 
+    def clean_check(self, var: str, names: dict[str, Any]) -> str | None:
+        return self._exact_type_check(UUIDField, var, names)
+
 
 class JSONField(Field[Any, N]):
     """Any JSON-serialisable value (dict, list, str, number, bool).

@@ -44,6 +44,9 @@ class _AutoNow:
             self.auto_now or (self.auto_now_add and add)
         )
 
+    def none_is_valid(self) -> bool:
+        return bool(self.auto_now or self.auto_now_add) or super().none_is_valid()  # type: ignore[misc]
+
     def validate(self, value: Any, instance: Any) -> None:
         if value is None and (self.auto_now or self.auto_now_add):
             return
@@ -81,6 +84,9 @@ class DateField(_AutoNow, Field[dt.date, N]):
         if isinstance(value, dt.date):
             return value
         return _parse(value, dt.date.fromisoformat, "date")
+
+    def clean_check(self, var: str, names: dict[str, Any]) -> str | None:
+        return self._exact_type_check(DateField, var, names)
 
 
 class DateTimeField(_AutoNow, Field[dt.datetime, N]):
@@ -122,6 +128,9 @@ class DateTimeField(_AutoNow, Field[dt.datetime, N]):
             return dt.datetime(value.year, value.month, value.day, tzinfo=tz)
         return _parse(value, dt.datetime.fromisoformat, "datetime")
 
+    def clean_check(self, var: str, names: dict[str, Any]) -> str | None:
+        return self._exact_type_check(DateTimeField, var, names)
+
 
 class TimeField(Field[dt.time, N]):
     """A time of day."""
@@ -136,6 +145,9 @@ class TimeField(Field[dt.time, N]):
             return value
         return _parse(value, dt.time.fromisoformat, "time")
 
+    def clean_check(self, var: str, names: dict[str, Any]) -> str | None:
+        return self._exact_type_check(TimeField, var, names)
+
 
 class DurationField(Field[dt.timedelta, N]):
     """A ``timedelta``."""
@@ -149,8 +161,14 @@ class DurationField(Field[dt.timedelta, N]):
         if value is None or isinstance(value, dt.timedelta):
             return value
         if isinstance(value, (int, float)):
-            return dt.timedelta(seconds=value)
+            try:
+                return dt.timedelta(seconds=value)
+            except (OverflowError, ValueError):  # too large, NaN, infinite
+                raise ValidationError([f"{value!r} seconds is not a valid duration"]) from None
         raise ValidationError([f"{value!r} is not a duration (use datetime.timedelta)"])
+
+    def clean_check(self, var: str, names: dict[str, Any]) -> str | None:
+        return self._exact_type_check(DurationField, var, names)
 
 
 for _transform in (ExtractYear, ExtractMonth, ExtractDay):

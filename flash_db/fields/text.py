@@ -44,6 +44,14 @@ class CharField(Field[str, N]):
                 ]
             )
 
+    def clean_check(self, var: str, names: dict[str, Any]) -> str | None:
+        if not self._checks_as(CharField):
+            return None
+        if self.max_length is None:
+            return self._or_none(var, f"type({var}) is str")
+        names[f"{var}_max"] = self.max_length
+        return self._or_none(var, f"type({var}) is str and len({var}) <= {var}_max")
+
 
 class TextField(CharField[N]):
     """Unbounded text (``TEXT``); ``max_length`` is optional and only validated."""

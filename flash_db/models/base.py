@@ -304,7 +304,13 @@ class Model(metaclass=ModelBase):
         skip = set(exclude)
         errors: dict[str, list[str]] = {}
         values = self.__dict__
-        for field in self._meta.concrete_fields:
+        meta = self._meta
+        fields: Iterable[Field[Any]] = meta.concrete_fields
+        if not skip:
+            # the values that pass their field's check as they are need no clean() call
+            checks = meta.__dict__.get("_clean_checks") or _clean_checks(meta)
+            fields = checks(values)
+        for field in fields:
             if field.name in skip:
                 continue
             try:
@@ -362,9 +368,10 @@ class Model(metaclass=ModelBase):
         model = type(self)
         alias = executor.db_for_write(model, using, instance=self)
         changed = frozenset(f.name for f in fields) if fields is not None else None
-        await signals.send(
-            signals.pre_save, model, instance=self, using=alias, update_fields=changed
-        )
+        if signals.pre_save.receivers:
+            await signals.send(
+                signals.pre_save, model, instance=self, using=alias, update_fields=changed
+            )
         created = force_insert or (self._adding and not force_update)
         if created:
             await writes.insert_one(executor, alias, model, self)
@@ -389,14 +396,15 @@ class Model(metaclass=ModelBase):
         values = self.__dict__
         values["_adding"] = False
         values["_db"] = alias
-        await signals.send(
-            signals.post_save,
-            model,
-            instance=self,
-            created=created,
-            using=alias,
-            update_fields=changed,
-        )
+        if signals.post_save.receivers:
+            await signals.send(
+                signals.post_save,
+                model,
+                instance=self,
+                created=created,
+                using=alias,
+                update_fields=changed,
+            )
 
     async def delete(self, *, using: str | None = None) -> int:
         """DELETE this row; returns the number of rows deleted. The pk is set to ``None``."""
@@ -522,3 +530,26 @@ async def _delete_with_fast_path(
 relations.install_model_factory(
     lambda name, attrs, models: ModelBase(name, (Model,), attrs, registry=models)
 )
+
+
+def _clean_checks(meta: Any) -> Any:
+    """A function of an instance's ``__dict__`` returning the concrete fields whose values
+    fail their ``Field.clean_check`` (or have none), generated once per model and kept
+    on its ``_meta``: one call runs every field's check inline."""
+    names: dict[str, Any] = {}
+    lines = ["def checks(values):", "    failed = []"]
+    for i, field in enumerate(meta.concrete_fields):
+        var = f"v{i}"
+        names[f"f{i}"] = field
+        check = field.clean_check(var, names)
+        if check is None:
+            lines.append(f"    failed.append(f{i})")
+            continue
+        lines.append(f"    {var} = values.get({field.attname!r})")
+        lines.append(f"    if not {check}:")
+        lines.append(f"        failed.append(f{i})")
+    lines.append("    return failed")
+    exec("\n".join(lines), names)  # the source is built from the checks above
+    checks = names["checks"]
+    meta._clean_checks = checks
+    return checks
