@@ -149,6 +149,15 @@ class Manager(Generic[M]):
         return await self.get_queryset().in_bulk(id_list, field_name=field_name)
 
     async def create(self, **kwargs: Any) -> M:
+        if type(self).get_queryset is Manager.get_queryset and (
+            self._queryset_class.create is QuerySet.create
+        ):
+            # what QuerySet.create does for the default QuerySet, without building one
+            if self.model is None:
+                raise AttributeError("this manager is not attached to a model")
+            obj = self.model(**kwargs)
+            await obj.save(force_insert=True)  # type: ignore[attr-defined]
+            return obj
         return await self.get_queryset().create(**kwargs)
 
     async def get_or_create(

@@ -8,8 +8,10 @@ dialect-specific INSERT for upserts.
 
 from __future__ import annotations
 
+import datetime as dt
 import weakref
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -90,9 +92,19 @@ def _reused(built: Any) -> Any:
 
 def _plain(values: dict[str, Any]) -> bool:
     """Whether every value can travel as an execute() parameter (no SQL expression)."""
-    return bool(values) and not any(
-        isinstance(v, (ClauseElement, Expression)) for v in values.values()
-    )
+    if not values:
+        return False
+    plain = _PLAIN_TYPES
+    for value in values.values():
+        if type(value) not in plain and isinstance(value, (ClauseElement, Expression)):
+            return False
+    return True
+
+
+#: value types that are never SQL expressions (the common case costs one set lookup)
+_PLAIN_TYPES = frozenset(
+    {type(None), int, str, float, bool, bytes, Decimal, dt.datetime, dt.date, dt.time}
+)
 
 
 #: the bound parameter of the pk in cached UPDATE statements (never a column key)
