@@ -9,7 +9,9 @@ marks them :data:`~flash_db.query.executor.REUSED`), so it can keep a :class:`Pl
 per statement and parameter keys: the SQL that SQLAlchemy compiles for the dialect,
 where each positional parameter comes from and its bind processor, and the columns'
 result processors. Running one is: check a connection out of the engine's pool (or
-take the transaction's), one call on the driver, a :class:`DriverResult`.
+take the transaction's), one call on the driver, a :class:`DriverResult`. SELECTs
+that the query layer builds per call (marked ``READS_ROWS``) run the same way, by a
+plan kept per compiled form of SQLAlchemy's compiled cache.
 
 Outside a transaction the checkout and checkin are SQLAlchemy's own
 (``pool.connect()``, ``fairy.close()``). They run in SQLAlchemy's greenlet only when
@@ -32,8 +34,8 @@ A statement goes the ordinary way when the plan cannot stand in for SQLAlchemy: 
 listener on the engine's execution events (``count_queries`` is one), engine-wide
 execution options, Python-side column defaults, expanding or literal parameters,
 implicit RETURNING, a missing parameter (SQLAlchemy raises its error), or a driver
-other than asyncpg and flash_db's one-hop aiosqlite (aiomysql's adapter opens its
-cursor through the greenlet, so MariaDB and MySQL keep SQLAlchemy's path).
+other than asyncpg, aiomysql and flash_db's one-hop aiosqlite. (SQLAlchemy's aiomysql
+adapter opens its cursor through the greenlet; :func:`_aiomysql` opens one itself.)
 
 Nothing here is public: ``Database.plan`` calls :func:`compile_plan` (and keeps the
 plans), ``ConnectionHandler.execute`` calls :func:`run`.
@@ -118,6 +120,28 @@ async def _asyncpg(adapted: Any, sql: str, args: Any, dialect: Dialect) -> Outco
     return codes, rows, int(count) if count.isdigit() else -1, None
 
 
+async def _aiomysql(adapted: Any, sql: str, args: Any, dialect: Dialect) -> Outcome:
+    """What SQLAlchemy's aiomysql cursor does for one buffered statement, without
+    opening that cursor through the greenlet: the connection's mutex, an aiomysql
+    cursor of the class SQLAlchemy uses, execute, fetch, close, and its error
+    translation."""
+    async with adapted._execute_mutex:
+        try:
+            cursor = await adapted._connection.cursor(adapted.dbapi.Cursor)
+            try:
+                await cursor.execute(sql, args)
+                description = cursor.description
+                rows = await cursor.fetchall() if description else ()
+                rowcount, lastrowid = cursor.rowcount, cursor.lastrowid
+            finally:
+                await cursor.close()
+        except Exception as error:
+            adapted._handle_exception(error)  # raises the DBAPI error
+            raise
+    codes = tuple([d[1] for d in description]) if description else None
+    return codes, rows, rowcount, lastrowid
+
+
 def driver_for(engine: Engine) -> Driver | None:
     """The direct call for ``engine``'s driver, or ``None`` (SQLAlchemy's path only)."""
     dialect = engine.dialect
@@ -125,6 +149,11 @@ def driver_for(engine: Engine) -> Driver | None:
         return None  # e.g. a schema_translate_map would change the SQL
     if dialect.driver == "aiosqlite" and _sqlite.is_one_hop(dialect.loaded_dbapi):
         return _aiosqlite
+    if dialect.driver == "aiomysql":
+        from sqlalchemy.dialects.mysql.aiomysql import AsyncAdapt_aiomysql_connection
+
+        if hasattr(AsyncAdapt_aiomysql_connection, "_handle_exception"):
+            return _aiomysql
     if dialect.driver == "asyncpg":
         from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 

@@ -38,8 +38,8 @@ def runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 def _direct(backend: str) -> bool:
-    """Whether the backend's driver has a direct path (asyncpg and aiosqlite do)."""
-    return backend in ("sqlite", "postgresql")
+    """Whether the backend's driver has a direct path (asyncpg, aiosqlite, aiomysql)."""
+    return backend in ("sqlite", "postgresql", "mysql")
 
 
 def checked_out() -> int:
@@ -299,6 +299,8 @@ def _driver_connection_closed(dbapi_connection: Any) -> bool:
     inner = dbapi_connection._connection
     if hasattr(inner, "is_closed"):  # asyncpg
         return bool(inner.is_closed())
+    if hasattr(inner, "closed"):  # aiomysql
+        return bool(inner.closed)
     return inner._connection is None  # aiosqlite: its sqlite3 connection is gone
 
 
