@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from .. import exceptions, signals
 from ..exceptions import ConfigurationError, FieldError, FlashDBError, ValidationError
-from ..fields import BigAutoField, Field
+from ..fields import NOT_PROVIDED, BigAutoField, Field
 from ..query import Manager, get_executor, writes
 from ..query.prefetch import Prefetch, prefetch_objects
 from ..query.state import write_filter
@@ -239,13 +239,19 @@ class Model(metaclass=ModelBase):
         if meta.abstract:
             raise TypeError(f"{type(self).__name__} is abstract and cannot be instantiated")
         values = self.__dict__
-        for field in meta.concrete_fields:
-            if field.name in kwargs:
-                field.assign(values, kwargs.pop(field.name))
-            elif field.attname in kwargs:
-                values[field.attname] = kwargs.pop(field.attname)
+        plan = meta.__dict__.get("_init_plan") or _init_plan(meta)
+        for name, attname, field, assign, default in plan:
+            if name in kwargs:
+                if assign:
+                    field.assign(values, kwargs.pop(name))
+                else:
+                    values[attname] = kwargs.pop(name)
+            elif attname in kwargs:
+                values[attname] = kwargs.pop(attname)
+            elif default is _CALL_DEFAULT:
+                values[attname] = field.get_default()
             else:
-                values[field.attname] = field.get_default()
+                values[attname] = default
         if kwargs:
             if "pk" in kwargs:
                 values[meta.pk.attname] = kwargs.pop("pk")
@@ -530,6 +536,29 @@ async def _delete_with_fast_path(
 relations.install_model_factory(
     lambda name, attrs, models: ModelBase(name, (Model,), attrs, registry=models)
 )
+
+
+#: in an ``_init_plan`` entry: the default comes from calling ``field.get_default()``
+_CALL_DEFAULT = object()
+
+
+def _init_plan(meta: Any) -> tuple[tuple[str, str, Any, bool, Any], ...]:
+    """Per concrete field, what ``Model.__init__`` does with it: ``(name, attname, field,
+    whether to call field.assign() for a keyword value, the default or _CALL_DEFAULT)``,
+    made once per model and kept on its ``_meta``. Fields that keep ``Field``'s own
+    ``assign``/``get_default`` and a constant default skip those calls."""
+    plan = []
+    for field in meta.concrete_fields:
+        kind = type(field)
+        if kind.get_default is Field.get_default and not callable(field.default):
+            default = None if field.default is NOT_PROVIDED else field.default
+        else:
+            default = _CALL_DEFAULT
+        assign = kind.assign is not Field.assign
+        plan.append((field.name, field.attname, field, assign, default))
+    built = tuple(plan)
+    meta._init_plan = built
+    return built
 
 
 def _clean_checks(meta: Any) -> Any:
