@@ -24,9 +24,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
+
+from .sqltypes import ParameterArray
 
 
 class Lookup:
@@ -201,6 +204,53 @@ class LessThanOrEqual(Lookup):
         return lhs <= rhs
 
 
+class _InList(sa.sql.expression.ColumnElement[bool]):
+    """``lhs IN (values)``: on PostgreSQL ``lhs = ANY($1::T[])``, one array parameter.
+
+    SQLAlchemy expands an IN list into one parameter per value when the statement
+    runs, so every length of list is another SQL string: another server-side
+    prepared statement on asyncpg, another compiled form. As one array it is one
+    statement, whatever the length. The values travel in one ``BindParameter`` (an
+    expanding one, as SQLAlchemy's own IN makes), so the compiled cache's key and its
+    parameters are those of ``lhs.in_(values)``; PostgreSQL renders a
+    ``ParameterArray`` parameter with the same key in its place, which SQLAlchemy's
+    compiled form matches to the values of each new statement by that key.
+    """
+
+    inherit_cache = True
+    type = sa.Boolean()
+    #: a condition, not a boolean value (no ``= 1`` where booleans are integers)
+    _is_implicitly_boolean = True
+    _traverse_internals = [
+        ("lhs", sa.sql.visitors.InternalTraversal.dp_clauseelement),
+        ("values", sa.sql.visitors.InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, lhs: ColumnElement[Any], values: list[Any]) -> None:
+        self.lhs = lhs
+        # named after the column, as SQLAlchemy names the parameter of lhs.in_(values)
+        key = getattr(lhs, "key", None)
+        self.values = sa.bindparam(key, values, expanding=True, unique=True, type_=lhs.type)
+
+    def _negate(self) -> Any:
+        # NOT (…), in parentheses whatever NOT's precedence (MySQL's HIGH_NOT_PRECEDENCE)
+        return sa.sql.elements.UnaryExpression(
+            sa.sql.elements.Grouping(self), operator=sa.sql.operators.inv, type_=sa.Boolean()
+        )
+
+
+@compiles(_InList)
+def _in_list_default(element: _InList, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.lhs.in_(element.values), **kw))
+
+
+@compiles(_InList, "postgresql")
+def _in_list_postgresql(element: _InList, compiler: Any, **kw: Any) -> str:
+    values = element.values
+    array = sa.bindparam(values.key, values.value, type_=ParameterArray(element.lhs.type))
+    return f"{compiler.process(element.lhs, **kw)} = ANY ({compiler.process(array, **kw)})"
+
+
 class In(Lookup):
     lookup_name = "in"
     takes_iterable = True
@@ -208,7 +258,19 @@ class In(Lookup):
     def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
         if isinstance(rhs, sa.sql.Select | sa.sql.expression.ScalarSelect):
             return lhs.in_(rhs)
-        return lhs.in_(list(rhs))
+        values = list(rhs)
+        if (
+            values
+            and ParameterArray.fits(lhs.type, _POSTGRESQL)
+            and not isinstance(lhs.type, sa.JSON)
+            and not any(isinstance(v, sa.sql.ClauseElement) for v in values)
+        ):
+            return _InList(lhs, values)
+        return lhs.in_(values)
+
+
+#: the dialect whose types ParameterArray must carry for an IN list as one array
+_POSTGRESQL = PGDialect()
 
 
 class Range(Lookup):

@@ -368,3 +368,40 @@ async def test_sessions_run_in_utc(db: str) -> None:
     async with connections["default"].engine.connect() as conn:
         zone = (await conn.execute(sa.text(query))).scalar_one()
     assert zone in ("UTC", "+00:00", "Etc/UTC")
+
+
+async def test_in_lists_of_any_length_share_one_statement(db: str) -> None:
+    """``__in`` with a list is ``= ANY($1::T[])`` on PostgreSQL (one statement, one
+    prepared plan, whatever the length) and SQLAlchemy's expanded IN elsewhere; the
+    same QuerySet shape run with other lists and lengths (a compiled-cache hit) binds
+    each call's own values."""
+    import datetime as dt
+
+    from flash_db.testing import count_queries
+
+    from ..models import Everything
+
+    days = [dt.date(2024, 1, d) for d in range(1, 8)]
+    objs = [
+        await Everything.objects.create(day=day, code="a" if d % 2 else None, level=d)
+        for d, day in enumerate(days)
+    ]
+    statements = []
+    for picked in ([days[0]], days[2:5], [days[6], days[1]], days[3:4]):
+        async with count_queries() as queries:
+            got = await Everything.objects.filter(day__in=picked, level__gte=0).order_by("id")
+        assert [o.day for o in got] == sorted(picked)
+        statements.extend(queries.statements)
+    assert len(statements) == 4
+    assert await Everything.objects.filter(day__in=[]) == []
+    if db == "postgresql":
+        assert len(set(statements)) == 1 and "= ANY (" in statements[0], statements
+    else:
+        assert all(" IN (" in s for s in statements), statements
+    pks = [o.pk for o in objs]
+    assert await Everything.objects.exclude(pk__in=pks[1:]).values_list("pk", flat=True) == pks[:1]
+    assert await Everything.objects.filter(code__in=["a", None]).count() == 3  # NULL never matches
+    assert await Everything.objects.filter(uid__in=[objs[2].uid, objs[4].uid]).count() == 2
+    assert await Everything.objects.filter(pk__in=pks[:3], level__in=[0, 2, 9]).values_list(
+        "level", flat=True
+    ) == [0, 2]

@@ -275,16 +275,20 @@ def test_every_documented_lookup_is_covered() -> None:
 
 
 @pytest.mark.parametrize("dialect", DIALECT_NAMES)
-def test_in_is_one_expanding_parameter(dialect: str) -> None:
+def test_in_is_one_parameter(dialect: str) -> None:
+    """One expanding parameter (one array on PostgreSQL, cast to the bare type)."""
     sql, params = where(Article.objects.filter(title__in=["v", "w"]), dialect)
-    assert sql == "unit_articles.title IN (__[POSTCOMPILE_title_1])"
+    if dialect == PG:
+        assert sql == "unit_articles.title = ANY ($1::TEXT[])"
+    else:
+        assert sql == "unit_articles.title IN (__[POSTCOMPILE_title_1])"
     assert params == {"title_1": ["v", "w"]}
 
 
 @pytest.mark.parametrize(
     ("dialect", "expected"),
     [
-        (PG, "unit_articles.title IN ($1::VARCHAR, $2::VARCHAR)"),
+        (PG, "unit_articles.title = ANY ($1::TEXT[])"),
         (MY, "unit_articles.title IN (%s, %s)"),
         (SL, "unit_articles.title IN (?, ?)"),
     ],
@@ -292,7 +296,8 @@ def test_in_is_one_expanding_parameter(dialect: str) -> None:
 def test_in_expanded(dialect: str, expected: str) -> None:
     sql, params = where(Article.objects.filter(title__in=("v", "w")), dialect, postcompile=True)
     assert sql == expected
-    assert sorted(params.values()) == ["v", "w"]
+    values = [v for value in params.values() for v in (value if dialect == PG else [value])]
+    assert sorted(values) == ["v", "w"]
 
 
 @pytest.mark.parametrize(
@@ -530,9 +535,12 @@ def test_plain_values_bind_with_the_column_type(
 
 
 def test_in_values_are_converted_each() -> None:
-    sql, params = where(Article.objects.filter(pages__in=["1", 2]), PG, postcompile=True)
-    assert sql == "unit_articles.pages IN ($1::INTEGER, $2::INTEGER)"
+    sql, params = where(Article.objects.filter(pages__in=["1", 2]), SL, postcompile=True)
+    assert sql == "unit_articles.pages IN (?, ?)"
     assert sorted(params.values()) == [1, 2]
+    sql, params = where(Article.objects.filter(pages__in=["1", 2]), PG)
+    assert sql == "unit_articles.pages = ANY ($1::INTEGER[])"
+    assert params == {"pages_1": [1, 2]}
 
 
 def test_enum_value_given_by_its_value_is_converted_to_the_member() -> None:
