@@ -331,16 +331,13 @@ class ConnectionHandler:
         tx = current_transaction(alias)
         options = statement._execution_options
         if options:
-            if type(params) is dict and params and options.get(REUSED):
+            reused = type(params) is dict and params and options.get(REUSED)
+            if reused or (params is None and options.get(READS_ROWS)):
                 database = self[alias]
                 if database.driver is not None:
-                    result = await self._execute_direct(database, tx, statement, params)
-                    if result is not None:
-                        return result
-            elif params is None and options.get(READS_ROWS):
-                database = self[alias]
-                if database.driver is not None:
-                    result = await self._execute_cached(database, tx, statement)
+                    result = await self._on_driver(
+                        database, tx, statement, params if reused else None
+                    )
                     if result is not None:
                         return result
         with translated(alias):
@@ -353,34 +350,15 @@ class ConnectionHandler:
             )
 
     @staticmethod
-    async def _execute_direct(
-        database: Database, tx: Any, statement: Executable, params: Mapping[str, Any]
+    async def _on_driver(
+        database: Database, tx: Any, statement: Executable, params: Mapping[str, Any] | None
     ) -> DriverResult | None:
-        """``statement`` run by its plan on the driver (see ``db.direct``); ``None`` when
-        it has to go through SQLAlchemy's ``Connection``."""
+        """``statement`` run by a plan on the driver (see ``db.direct``): a reused
+        statement with its ``params``, or (``params`` is ``None``) a SELECT marked
+        :data:`READS_ROWS`, by the plan of its compiled form. ``None`` when it has to go
+        through SQLAlchemy's ``Connection``."""
         assert database.driver is not None
-        with translated(database.alias):  # compiling can fail as SQLAlchemy's path would
-            plan = database.plan(statement, params)
-            if plan is None:
-                return None
-            engine = database.engine.sync_engine
-            connection = None
-            if tx is not None:
-                connection = tx.connection.sync_connection
-                if not direct.usable(connection):
-                    return None
-            elif direct.listened(engine):
-                return None
-            return await direct.run(database.driver, engine, connection, plan, params)
-
-    @staticmethod
-    async def _execute_cached(
-        database: Database, tx: Any, statement: Executable
-    ) -> DriverResult | None:
-        """``statement`` (marked :data:`READS_ROWS`) run on the driver by the plan of its
-        compiled form; ``None`` when it has to go through SQLAlchemy's ``Connection``."""
-        assert database.driver is not None
-        if len(statement._execution_options) != 1:
+        if params is None and len(statement._execution_options) != 1:
             return None  # options for SQLAlchemy's execution (e.g. a schema_translate_map)
         engine = database.engine.sync_engine
         connection = None
@@ -391,11 +369,14 @@ class ConnectionHandler:
         elif direct.listened(engine):
             return None
         with translated(database.alias):  # compiling can fail as SQLAlchemy's path would
-            found = database.cached_plan(statement)
-            if found is None:
+            found = (
+                database.cached_plan(statement)
+                if params is None
+                else (database.plan(statement, params), params)
+            )
+            if found is None or found[0] is None:
                 return None
-            plan, params = found
-            return await direct.run(database.driver, engine, connection, plan, params)
+            return await direct.run(database.driver, engine, connection, found[0], found[1])
 
     async def stream(
         self, alias: str, statement: Executable, chunk_size: int

@@ -330,7 +330,7 @@ async def run(
             raise await greenlet_spawn(
                 _failed, engine, fairy, connection, plan, args, error
             ) from error
-    elif IDLE_CHECKOUT and idle_checkout(engine.pool):
+    elif idle_checkout(engine.pool):
         outcome = await _on_idle(driver, engine, plan, args)
     else:
         # checkout, the driver call and the checkin in one greenlet: checking out and in
@@ -339,11 +339,6 @@ async def run(
         outcome = await greenlet_spawn(_on_pooled, driver, engine, plan, args)
     codes, rows, rowcount, lastrowid = outcome
     return DriverResult(rows, plan.processors(codes), rowcount, lastrowid)
-
-
-#: off: every autocommit statement checks its connection out inside a greenlet (tests
-#: and benchmarks compare both ways)
-IDLE_CHECKOUT = True
 
 
 def idle_checkout(pool: Any) -> bool:
