@@ -178,20 +178,29 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _begin(connection: Any) -> None:
+def _begin(dbapi_connection: Any) -> None:
     """BEGIN IMMEDIATE when a connection switched out of autocommit begins a transaction
     (migrations do; ``atomic()`` leaves the driver in autocommit and sends
-    ``Features.begin_sql`` itself).
+    ``Features.begin_sql`` itself). Installed as the dialect's ``do_begin``, which
+    SQLAlchemy calls with the pooled connection when a ``Connection`` begins.
 
     The sqlite3 driver would only send BEGIN before the first INSERT/UPDATE/DELETE,
     so reads and savepoints before it ran outside the transaction (a savepoint
     opening the transaction commits it when released). BEGIN IMMEDIATE takes the
     write lock up front: concurrent writers wait (busy timeout) instead of
     failing with "database is locked" when they upgrade their lock.
+
+    This is the dialect's hook rather than the engine's ``begin`` event: a listener on
+    the engine's connection events flags it as listened to (``_has_events``), and every
+    statement would then look for execution listeners.
     """
     # The driver's isolation_level is None in autocommit.
-    if connection.connection.dbapi_connection.isolation_level is not None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if dbapi_connection.isolation_level is not None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        finally:
+            cursor.close()
 
 
 def _nothing_to_roll_back(dbapi_connection: Any) -> bool:
@@ -204,11 +213,12 @@ def _nothing_to_roll_back(dbapi_connection: Any) -> bool:
     the transaction (and SQLite's write lock) still open.
     """
     try:
-        if dbapi_connection.isolation_level is not None:
-            return False
-        return not dbapi_connection._connection.in_transaction
-    except (AttributeError, ValueError):  # not aiosqlite, or closed: let rollback() decide
-        return False
+        # the sqlite3 connection itself (SQLAlchemy's adapter and aiosqlite forward both
+        # attributes to it, through two properties each)
+        conn = dbapi_connection._connection._conn
+        return conn.isolation_level is None and not conn.in_transaction
+    except (AttributeError, ValueError, sqlite3.ProgrammingError):
+        return False  # not aiosqlite, or closed: let rollback() decide
 
 
 def install(engine: Engine) -> None:
@@ -226,7 +236,7 @@ def install(engine: Engine) -> None:
     updated rows keep their old keys, SQLAlchemy already sends one row at a time.)
     """
     event.listen(engine, "connect", _on_connect)
-    event.listen(engine, "begin", _begin)
+    engine.dialect.do_begin = _begin  # type: ignore[method-assign]
     engine.dialect.detect_autocommit_setting = _nothing_to_roll_back  # type: ignore[method-assign,assignment]
     engine.dialect.insertmanyvalues_implicit_sentinel = (
         InsertmanyvaluesSentinelOpts.ANY_AUTOINCREMENT

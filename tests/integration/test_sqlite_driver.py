@@ -94,3 +94,27 @@ async def test_bulk_returning_is_batched_and_in_order(sqlite_db: str, hops: list
     assert len(inserts) == 2, inserts
     by_pk = {b.pk: b.title for b in await Book.objects.all()}
     assert [by_pk[o.pk] for o in objs] == [o.title for o in objs]
+
+
+async def test_a_transaction_out_of_autocommit_begins_immediate(
+    sqlite_db: str, hops: list[str]
+) -> None:
+    """A connection switched out of autocommit (migrations do) opens its transaction with
+    BEGIN IMMEDIATE before its first statement, reads included, from the dialect's
+    ``do_begin``: no engine listener, so the driver path looks for none."""
+    engine = flash_db.connections["default"].engine
+    assert not engine.sync_engine._has_events
+    await TxItem.objects.create(name="before")
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="SERIALIZABLE")
+        raw = await conn.get_raw_connection()
+        hops.clear()
+        async with conn.begin():
+            assert (await conn.exec_driver_sql("SELECT count(*) FROM tx_items")).scalar() == 1
+            assert raw.driver_connection is not None and raw.driver_connection.in_transaction
+            await conn.exec_driver_sql("INSERT INTO tx_items (name) VALUES ('inside')")
+        assert [h.split(" ", 1)[-1][:15] for h in hops[:2]] == [
+            "BEGIN IMMEDIATE",
+            "SELECT count(*)",
+        ]
+    assert await TxItem.objects.count() == 2
