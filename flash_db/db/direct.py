@@ -13,17 +13,20 @@ take the transaction's), one call on the driver, a :class:`DriverResult`. SELECT
 that the query layer builds per call (marked ``READS_ROWS``) run the same way, by a
 plan kept per compiled form of SQLAlchemy's compiled cache.
 
-Outside a transaction the checkout and checkin are SQLAlchemy's own
-(``pool.connect()``, ``fairy.close()``). They run in SQLAlchemy's greenlet only when
-they could need the driver: :func:`idle_checkout` tells when the pool holds idle
-connections none of which is due to be opened, recycled or replaced, and no pool
-listener or pre-ping is installed; :func:`idle_checkin` when returning it closes and
-rolls back nothing. Then no greenlet is spawned at all (~25 µs a statement).
+Outside a transaction a statement takes a connection from the engine's pool. When the
+pool's next idle connection is fresh and no pool listener, pre-ping or debug logging
+is installed (:func:`leasable`), it is *leased*: its connection record is taken from
+the pool's queue and put back (:func:`release`) with no greenlet and no
+``_ConnectionFairy`` (each costs more than the statement's own Python). Anything else,
+and every failure, is SQLAlchemy's own checkout and checkin (``pool.connect()``,
+``fairy.close()``) in its greenlet: a leased record in trouble becomes the fairy
+SQLAlchemy would have made of it (:func:`adopt`).
 
 What is kept from SQLAlchemy's path:
 
 - the SQL and every type conversion (the plan is SQLAlchemy's compiled statement);
-- the pool, its events, and autocommit connections returned without a rollback;
+- the pool, its events and accounting, and autocommit connections returned without a
+  rollback;
 - asyncpg's prepared-statement cache, its lazy ``BEGIN`` inside ``atomic()`` and its
   schema-cache invalidation (the plan calls the adapter's own execute coroutine);
 - error translation: a driver error becomes SQLAlchemy's ``DBAPIError`` subclass, as
@@ -44,13 +47,14 @@ plans), ``ConnectionHandler.execute`` calls :func:`run`.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
-from sqlalchemy.pool.base import reset_none, reset_rollback
+from sqlalchemy.pool.base import _ConnectionFairy, reset_none, reset_rollback
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import WARN_LINTING
 from sqlalchemy.util import await_only, greenlet_spawn
@@ -330,8 +334,8 @@ async def run(
             raise await greenlet_spawn(
                 _failed, engine, fairy, connection, plan, args, error
             ) from error
-    elif idle_checkout(engine.pool):
-        outcome = await _on_idle(driver, engine, plan, args)
+    elif (record := lease(engine.pool)) is not None:
+        outcome = await _on_lease(driver, engine, record, plan, args)
     else:
         # checkout, the driver call and the checkin in one greenlet: checking out and in
         # can need the driver (a new connection, closing an overflow one), and each
@@ -341,75 +345,131 @@ async def run(
     return DriverResult(rows, plan.processors(codes), rowcount, lastrowid)
 
 
-def idle_checkout(pool: Any) -> bool:
-    """Whether ``pool.connect()`` will hand out a connection now without any I/O, so
-    that it needs no greenlet: an ``AsyncAdaptedQueuePool`` with no checkout listener or
-    pre-ping, holding idle connections of which none is due to be replaced (invalidated,
-    soft-invalidated or recycled) or to be opened (the pool's queue takes a waiting
-    connection without awaiting). Any other case goes through the greenlet."""
-    if type(pool) is not AsyncAdaptedQueuePool or pool._pre_ping or pool.dispatch.checkout:
-        return False
+class _Leased:
+    """What a leased connection record's ``fairy_ref`` points at while it is out."""
+
+    __slots__ = ("__weakref__",)
+
+
+_LEASED = _Leased()
+#: a leased record is "in use" for SQLAlchemy (``fairy_ref`` set, its referent alive)
+_LEASED_REF = weakref.ref(_LEASED)
+
+
+def leasable(pool: Any) -> Any | None:
+    """The idle connection record ``pool.connect()`` would hand out next, when that
+    needs no I/O and so no greenlet; else ``None``.
+
+    That is: an ``AsyncAdaptedQueuePool`` with no checkout, checkin or reset listener,
+    no pre-ping and no debug logging, whose next idle record (the queue's head, or
+    its tail for ``pool_use_lifo``) is open, not invalidated or soft-invalidated, not
+    due for recycling and has no finalize callbacks. Any other case goes through
+    SQLAlchemy's checkout in the greenlet."""
+    if (
+        type(pool) is not AsyncAdaptedQueuePool
+        or pool._pre_ping
+        or pool.dispatch.checkout
+        or pool.dispatch.checkin
+        or pool.dispatch.reset
+    ):
+        return None
+    queue = pool._pool
     # the idle connection records: the deque of the asyncio.Queue in SQLAlchemy's queue
-    idle = pool._pool._queue._queue  # type: ignore[attr-defined]
-    if not idle:
-        return False
-    invalidated = pool._invalidate_time
+    idle = queue._queue._queue  # type: ignore[attr-defined]
+    if not idle or pool._should_log_debug():
+        return None
+    record = idle[-1] if queue.use_lifo else idle[0]
+    start = record.starttime
     recycle = pool._recycle
-    due = time.time() - recycle + _RECYCLE_MARGIN if recycle > -1 else None
-    for record in idle:
-        start = record.starttime
-        if (
-            record.dbapi_connection is None
-            or invalidated > start
-            or record._soft_invalidate_time > start
-            or (due is not None and start < due)
-        ):
-            return False
-    return True
+    if (
+        record.dbapi_connection is None
+        or record.finalize_callback
+        or pool._invalidate_time > start
+        or record._soft_invalidate_time > start
+        or (recycle > -1 and time.time() - start > recycle - _RECYCLE_MARGIN)
+    ):
+        return None
+    return record
 
 
 #: seconds before its ``pool_recycle`` age at which a connection is left to the greenlet
 _RECYCLE_MARGIN = 1.0
 
 
-def idle_checkin(pool: Any, fairy: Any) -> bool:
-    """Whether ``fairy.close()`` will put the connection back without I/O: no checkin or
-    reset listener, no callback to run, room in the pool's queue (else SQLAlchemy
-    closes an overflow connection), and nothing to roll back or commit."""
-    if pool.dispatch.checkin or pool.dispatch.reset or fairy._connection_record.finalize_callback:
+def lease(pool: Any) -> Any | None:
+    """Take an idle connection record out of ``pool`` without a ``_ConnectionFairy``
+    (see :func:`leasable`), or ``None``. The record counts as checked out, as with
+    ``pool.connect()``; it goes back by :func:`release`, or becomes a fairy by
+    :func:`adopt` for anything SQLAlchemy has to do with it."""
+    record = leasable(pool)
+    if record is None:
+        return None
+    taken = pool._pool.get_nowait()
+    assert taken is record, "the pool handed out another connection than its next idle one"
+    record.fairy_ref = _LEASED_REF
+    return record
+
+
+def release(pool: Any, record: Any) -> bool:
+    """Put the leased ``record`` back into ``pool`` when that needs no I/O, as
+    ``fairy.close()`` would: no checkin or reset listener, no finalize callback, room
+    in the pool's queue (else SQLAlchemy closes an overflow connection), and nothing
+    to roll back or commit. ``False``: nothing done, the caller checks it in through
+    :func:`adopt`."""
+    if pool.dispatch.checkin or pool.dispatch.reset or record.finalize_callback:
         return False
     queue = pool._pool
     if queue.maxsize and queue.qsize() >= queue.maxsize:
         return False
     reset = pool._reset_on_return
-    if reset is reset_none:
-        return True
-    dialect = pool._dialect
-    return bool(
-        reset is reset_rollback
-        and dialect.skip_autocommit_rollback
-        and dialect.detect_autocommit_setting(fairy.dbapi_connection)
-    )
+    if reset is not reset_none:
+        dialect = pool._dialect
+        if not (
+            reset is reset_rollback
+            and dialect.skip_autocommit_rollback
+            and dialect.detect_autocommit_setting(record.dbapi_connection)
+        ):
+            return False
+    record.fairy_ref = None
+    # what pool._return_conn() comes to with room in the queue (checked above)
+    queue._queue.put_nowait(record)
+    return True
 
 
-async def _on_idle(driver: Driver, engine: Engine, plan: Plan, args: Any) -> Outcome:
-    """Run ``plan`` on an idle pooled connection, checked out and in without a greenlet
-    (:func:`idle_checkout` said it can be); failures are handled in one."""
+def adopt(pool: Any, record: Any) -> Any:
+    """The leased ``record`` as the ``_ConnectionFairy`` ``pool.connect()`` would have
+    made of it, so that SQLAlchemy checks it in, invalidates it, or (when it is lost
+    to the garbage collector, as a cancelled task's can be) cleans it up."""
+    fairy = _ConnectionFairy(pool, record.dbapi_connection, record, pool._should_log_debug())
+    fairy._counter = 1  # checked out once: its close() checks it in
+    record.fairy_ref = weakref.ref(fairy, _no_callback)
+    return fairy
+
+
+def _no_callback(_ref: Any) -> None:
+    """A weakref callback that does nothing (SQLAlchemy's own checkout gives the fairy's
+    weakref one too, so that it is cleared only after the fairy's finalizer ran)."""
+
+
+async def _on_lease(driver: Driver, engine: Engine, record: Any, plan: Plan, args: Any) -> Outcome:
+    """Run ``plan`` on a leased connection ``record``, put back without a greenlet when
+    :func:`release` can; failures are handled by SQLAlchemy, in one."""
     dialect = plan.dialect
     pool = engine.pool
-    fairy = pool.connect()
     try:
-        outcome: Outcome = await driver(fairy.dbapi_connection, plan.sql, args, dialect)
+        outcome: Outcome = await driver(record.dbapi_connection, plan.sql, args, dialect)
     except dialect.loaded_dbapi.Error as error:
+        fairy = adopt(pool, record)
         raise await greenlet_spawn(_failed_and_closed, engine, fairy, plan, args, error) from error
     except BaseException:
-        # cancelled mid-statement: the connection's state is unknown
+        # cancelled mid-statement: the connection's state is unknown. Adopted before
+        # anything awaits, so that a coroutine closed here leaves its connection to
+        # SQLAlchemy's clean-up of lost fairies.
+        fairy = adopt(pool, record)
         await greenlet_spawn(_invalidated_and_closed, fairy)
         raise
-    if idle_checkin(pool, fairy):
-        fairy.close()
-    else:
-        await greenlet_spawn(fairy.close)
+    if not release(pool, record):
+        await greenlet_spawn(adopt(pool, record).close)
     return outcome
 
 

@@ -267,7 +267,7 @@ async def test_an_idle_pooled_connection_needs_no_greenlet(db: str, spawns: list
         pytest.skip("no direct path on this driver")
     author = await Author.objects.create(name="Ann")
     pool = flash_db.connections["default"].engine.pool
-    assert direct.idle_checkout(pool)
+    assert direct.leasable(pool) is not None
     spawns.clear()
     for _ in range(5):
         assert (await Author.objects.get(pk=author.pk)).name == "Ann"
@@ -277,7 +277,7 @@ async def test_an_idle_pooled_connection_needs_no_greenlet(db: str, spawns: list
     with pytest.raises(IntegrityError):
         await Author.objects.create(name="Ann")
     assert spawns == ["_failed_and_closed"]
-    assert checked_out() == 0 and direct.idle_checkout(pool)
+    assert checked_out() == 0 and direct.leasable(pool) is not None
 
 
 async def _own_handler(backend: str, tmp_path: Any, **engine_options: Any) -> Any:
@@ -322,16 +322,16 @@ async def test_a_connection_due_for_recycling_is_replaced_in_the_greenlet(
         )
         await handler.execute("default", stmt, {"flash_pk_": 0})
         pool = handler["default"].engine.pool
-        assert direct.idle_checkout(pool)
+        assert direct.leasable(pool) is not None
         (record,) = pool._pool._queue._queue
         old = record.dbapi_connection
         record.starttime -= 7200  # two hours old
-        assert not direct.idle_checkout(pool)
+        assert direct.leasable(pool) is None
         spawns.clear()
         assert (await handler.execute("default", stmt, {"flash_pk_": 0})).scalar() == 0
         assert spawns == ["_on_pooled"]
         assert record.dbapi_connection is not old and _driver_connection_closed(old)
-        assert direct.idle_checkout(pool)
+        assert direct.leasable(pool) is not None
     finally:
         await handler.disconnect()
 
@@ -344,14 +344,14 @@ async def test_pool_listeners_and_pre_ping_keep_the_greenlet(
     handler = await _own_handler(db, tmp_path, pool_pre_ping=True)
     try:
         pool = handler["default"].engine.pool
-        assert not direct.idle_checkout(pool)  # a ping is a round trip
+        assert direct.leasable(pool) is None  # a ping is a round trip
         await handler.disconnect()
         handler = await _own_handler(db, tmp_path)
         pool = handler["default"].engine.pool
-        assert direct.idle_checkout(pool)
+        assert direct.leasable(pool) is not None
         checkouts: list[object] = []
         sa.event.listen(pool, "checkout", lambda *args: checkouts.append(args))
-        assert not direct.idle_checkout(pool)
+        assert direct.leasable(pool) is None
         table = Author._meta.table
         stmt = (
             sa.select(table.c.id)
@@ -525,3 +525,106 @@ async def test_a_value_the_column_type_refuses_fails_the_same_both_ways(db: str)
     if db != "mysql":  # MariaDB compares the text with the datetime and finds nothing
         assert isinstance(outcomes[0], type) and issubclass(outcomes[0], Exception)
     assert checked_out() == 0
+
+
+@pytest.mark.parametrize("lifo", [False, True], ids=["fifo", "lifo"])
+async def test_a_lease_is_the_connection_the_pool_would_hand_out(
+    db: str, tmp_path: Any, lifo: bool
+) -> None:
+    """The driver path leases the idle connection ``pool.connect()`` would give (the
+    queue's head, or its tail with ``pool_use_lifo``); while leased it counts as
+    checked out, and it goes back to the same place."""
+    if not _direct(db):
+        pytest.skip("no direct path on this driver")
+    handler = await _own_handler(db, tmp_path, pool_use_lifo=lifo)
+    try:
+        database = handler["default"]
+        pool = database.engine.pool
+        real = database.driver
+        assert real is not None
+        table = Author._meta.table
+        stmt = (
+            sa.select(table.c.id)
+            .where(table.c.id == sa.bindparam("flash_pk_"))
+            .execution_options(**{REUSED: True})
+        )
+        # two idle connections: two statements at once open one each
+        seen: list[Any] = []
+        checked_out_during: list[int] = []
+        both = asyncio.Barrier(2)
+
+        async def slow(dbapi_connection: Any, *args: Any) -> Any:
+            seen.append(dbapi_connection)
+            checked_out_during.append(pool.checkedout())
+            return await real(dbapi_connection, *args)
+
+        async def together(dbapi_connection: Any, *args: Any) -> Any:
+            await both.wait()
+            return await slow(dbapi_connection, *args)
+
+        database.driver = together
+        await asyncio.gather(*(handler.execute("default", stmt, {"flash_pk_": n}) for n in (1, 2)))
+        assert pool.checkedin() == 2 and pool.checkedout() == 0
+        assert checked_out_during == [2, 2]
+        database.driver = slow
+        for _ in range(3):
+            record = direct.leasable(pool)
+            assert record is not None
+            fairy = pool.connect()  # what SQLAlchemy itself hands out next
+            assert fairy._connection_record is record
+            fairy.close()  # back into the queue: FIFO now hands out the other one
+            record = direct.leasable(pool)
+            assert record is not None
+            seen.clear()
+            checked_out_during.clear()
+            await handler.execute("default", stmt, {"flash_pk_": 1})
+            assert seen == [record.dbapi_connection] and checked_out_during == [1]
+            assert pool.checkedout() == 0 and pool.checkedin() == 2
+            assert record.fairy_ref is None  # checked in, as far as SQLAlchemy knows
+            # it went back where SQLAlchemy puts a connection: the next out with LIFO
+            assert (direct.leasable(pool) is record) is lifo
+    finally:
+        await handler.disconnect()
+
+
+async def test_a_leased_connection_lost_with_its_task_is_left_to_sqlalchemy(
+    db: str, tmp_path: Any
+) -> None:
+    """A statement cancelled mid-flight makes its leased connection a SQLAlchemy fairy
+    before anything awaits, which is invalidated and checked in: the pool keeps its size."""
+    if not _direct(db):
+        pytest.skip("no direct path on this driver")
+    handler = await _own_handler(db, tmp_path, pool_size=1, max_overflow=0)
+    try:
+        database = handler["default"]
+        pool = database.engine.pool
+        real = database.driver
+        assert real is not None
+        table = Author._meta.table
+        stmt = (
+            sa.select(table.c.id)
+            .where(table.c.id == sa.bindparam("flash_pk_"))
+            .execution_options(**{REUSED: True})
+        )
+        await handler.execute("default", stmt, {"flash_pk_": 1})
+        record = direct.leasable(pool)
+        assert record is not None
+        started = asyncio.Event()
+
+        async def hangs(dbapi_connection: Any, *args: Any) -> Any:
+            started.set()
+            await asyncio.sleep(30)
+            return await real(dbapi_connection, *args)
+
+        database.driver = hangs
+        task = asyncio.create_task(handler.execute("default", stmt, {"flash_pk_": 1}))
+        await started.wait()
+        assert pool.checkedout() == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert pool.checkedout() == 0 and pool.checkedin() == 1
+        database.driver = real
+        assert (await handler.execute("default", stmt, {"flash_pk_": 1})).all() == []
+    finally:
+        await handler.disconnect()
