@@ -10,9 +10,7 @@ the new error, so they do not leak into user output.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import exc as sa_exc
 
@@ -117,20 +115,42 @@ def translate(error: BaseException, alias: str) -> exceptions.DatabaseError:
     return target(f"{prefix} on {alias!r}: {message}{hint}", driver_error(error))
 
 
-@contextmanager
-def translated(alias: str) -> Iterator[None]:
-    """Re-raise driver errors inside the block as flash_db errors."""
-    try:
-        yield
-    except sa_exc.DBAPIError as error:
-        raise translate(error, alias) from None
-    except sa_exc.CompileError as error:
-        # The statement cannot be written for this backend (or is malformed, like an
-        # OuterRef outside a Subquery): nothing was sent to the database.
-        raise exceptions.NotSupportedError(f"cannot run this query on {alias!r}: {error}") from None
-    except (OSError, ConnectionError) as error:
-        # A refused or dropped connection can surface as a bare OSError from the driver.
-        raise exceptions.OperationalError(
-            f"database unavailable on {alias!r}: {error}; is the server running and the URL right?",
-            error,
-        ) from None
+class translated:
+    """Re-raise driver errors inside the ``with`` block as flash_db errors.
+
+    A class rather than a ``@contextmanager`` generator: every statement runs in one,
+    and entering and leaving it is then two plain method calls.
+
+    Example::
+
+        with translated("default"):
+            await connection.execute(statement)
+    """
+
+    __slots__ = ("alias",)
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, _type: Any, error: BaseException | None, _traceback: Any) -> Literal[False]:
+        if error is None:
+            return False
+        alias = self.alias
+        if isinstance(error, sa_exc.DBAPIError):
+            raise translate(error, alias) from None
+        if isinstance(error, sa_exc.CompileError):
+            # The statement cannot be written for this backend (or is malformed, like an
+            # OuterRef outside a Subquery): nothing was sent to the database.
+            raise exceptions.NotSupportedError(
+                f"cannot run this query on {alias!r}: {error}"
+            ) from None
+        if isinstance(error, (OSError, ConnectionError)):
+            # A refused or dropped connection can surface as a bare OSError from the driver.
+            raise exceptions.OperationalError(
+                f"database unavailable on {alias!r}: {error}; is the server running and the URL right?",
+                error,
+            ) from None
+        return False
