@@ -57,7 +57,9 @@ class IntegerField(_Bounded, Field[int, N]):
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError
             return int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, ArithmeticError):
+            # ArithmeticError: OverflowError for an infinity, InvalidOperation for a
+            # signalling NaN
             raise ValidationError([f"{value!r} is not an integer"]) from None
 
     def validate(self, value: Any, instance: Any) -> None:
@@ -228,6 +230,40 @@ class DecimalField(_Bounded, Field[decimal.Decimal, N]):
             )
         self.check_bounds(value)
 
+    def clean_check(self, var: str, names: dict[str, Any]) -> str | None:
+        if (
+            not self._checks_as(DecimalField)
+            or type(self).check_bounds is not _Bounded.check_bounds
+        ):
+            return None
+        names[f"{var}_type"] = decimal.Decimal
+        names[f"{var}_fits"] = _digits_check(self.max_digits, self.decimal_places)
+        check = f"type({var}) is {var}_type and {var}_fits({var})"
+        if self.min_value is not None:
+            names[f"{var}_lo"] = self.min_value
+            check += f" and {var} >= {var}_lo"
+        if self.max_value is not None:
+            names[f"{var}_hi"] = self.max_value
+            check += f" and {var} <= {var}_hi"
+        return self._or_none(var, check)
+
+
+def _digits_check(max_digits: int, decimal_places: int) -> Any:
+    """Whether a ``Decimal`` is finite and fits ``max_digits`` / ``decimal_places``: what
+    ``DecimalField.validate`` checks, as one call that raises nothing."""
+    whole_digits = max_digits - decimal_places
+
+    def fits(value: decimal.Decimal) -> bool:
+        if not value.is_finite():
+            return False
+        _, digits, exponent = value.as_tuple()
+        return (
+            max(-exponent, 0) <= decimal_places  # type: ignore[operator]
+            and max(len(digits) + exponent, 0) <= whole_digits  # type: ignore[operator]
+        )
+
+    return fits
+
 
 class BooleanField(Field[bool, N]):
     """``True`` / ``False``."""
@@ -242,7 +278,11 @@ class BooleanField(Field[bool, N]):
     def to_python(self, value: Any) -> Any:
         if value is None or isinstance(value, bool):
             return value
-        if value in (0, 1):
+        try:
+            number = value in (0, 1)
+        except ArithmeticError:  # a signalling NaN refuses to be compared
+            number = False
+        if number:
             return bool(value)
         if isinstance(value, str) and value.lower() in ("true", "false", "t", "f", "1", "0"):
             return value.lower() in ("true", "t", "1")

@@ -33,6 +33,9 @@ class Sample(Model, registry=Registry()):
     span = fields.DurationField(null=True)
     uid = fields.UUIDField(default=uuid.uuid4)
     amount = fields.DecimalField(max_digits=5, decimal_places=2, null=True)
+    price = fields.DecimalField(
+        max_digits=4, decimal_places=0, min_value=Decimal(-5), max_value=Decimal(10), default=0
+    )
     code = fields.CharField(max_length=3, choices=[("a", "A")], null=True)
     checked = fields.IntegerField(null=True, validators=[lambda v: None])
 
@@ -64,6 +67,21 @@ CANDIDATES: list[Any] = [
     "2024-02-29",
     Decimal("1.25"),
     Decimal("1.255"),
+    Decimal("-1.2"),
+    Decimal("999.99"),
+    Decimal("1000"),
+    Decimal("1E+3"),
+    Decimal("1E+2"),
+    Decimal("0E-5"),
+    Decimal("0.000"),
+    Decimal("5.0"),
+    Decimal("10"),
+    Decimal("11"),
+    Decimal("-6"),
+    Decimal("NaN"),
+    Decimal("sNaN"),
+    Decimal("Infinity"),
+    Decimal("-Infinity"),
     dt.date(2024, 2, 29),
     dt.datetime(2024, 2, 29, 12, tzinfo=dt.UTC),
     dt.datetime(2024, 2, 29, 12),
@@ -97,13 +115,35 @@ def test_generated_checks_agree_with_clean(name: str) -> None:
         assert got == expected, (name, value)
         if got[0] == "ok":
             assert type(got[1]) is type(expected[1])
+        # the same with every other field excluded (save(update_fields=[name]) does so)
+        obj = Sample(name="ok")
+        obj.__dict__[field.attname] = value
+        others = [f.name for f in Sample._meta.concrete_fields if f.name != name]
+        try:
+            obj.clean_fields(exclude=others)
+            got = ("ok", obj.__dict__[field.attname])
+        except ValidationError as exc:
+            assert set(exc.errors) == {name}, (value, exc.errors)
+            got = ("error", exc.errors[name])
+        assert got == expected, (name, value, "excluding the others")
+
+
+def test_excluded_fields_are_not_checked() -> None:
+    obj = Sample(name="far too long", count=99)
+    with pytest.raises(ValidationError) as info:
+        obj.clean_fields(exclude=("count",))
+    assert set(info.value.errors) == {"name"}
+    obj.clean_fields(exclude=["name", "count"])  # a list works as well as a tuple
+    with pytest.raises(ValidationError) as info:
+        obj.clean_fields()
+    assert set(info.value.errors) == {"name", "count"}
 
 
 def test_checks_are_inline_only_where_clean_would_change_nothing() -> None:
-    """Validators, choices and decimals always go through clean()."""
+    """Validators and choices always go through clean()."""
     obj = Sample(name="ok", amount=Decimal("1.00"), code="a", checked=1)
     failed = Sample._meta._clean_checks(obj.__dict__)  # built by the test above or here
-    assert {f.name for f in failed} == {"amount", "code", "checked"}
+    assert {f.name for f in failed} == {"code", "checked"}
 
 
 def test_a_subclass_that_overrides_to_python_keeps_clean() -> None:
