@@ -307,18 +307,16 @@ class Model(metaclass=ModelBase):
 
     def clean_fields(self, exclude: Iterable[str] = ()) -> None:
         """Convert and validate each field's value; raise one ``ValidationError`` for all problems."""
-        skip = set(exclude)
         errors: dict[str, list[str]] = {}
         values = self.__dict__
         meta = self._meta
-        fields: Iterable[Field[Any]] = meta.concrete_fields
-        if not skip:
-            # the values that pass their field's check as they are need no clean() call
+        # the values that pass their field's check as they are need no clean() call
+        if exclude:
+            skip = exclude if type(exclude) is tuple else tuple(exclude)
+            checks = meta.subset_clean_checks.get(skip) or _clean_checks(meta, skip)
+        else:
             checks = meta.__dict__.get("_clean_checks") or _clean_checks(meta)
-            fields = checks(values)
-        for field in fields:
-            if field.name in skip:
-                continue
+        for field in checks(values):
             try:
                 values[field.attname] = field.clean(values.get(field.attname), self)
             except ValidationError as exc:
@@ -360,20 +358,19 @@ class Model(metaclass=ModelBase):
             raise ValueError("force_insert cannot be combined with force_update or update_fields")
         meta = self._meta
         fields: list[Field[Any]] | None = None
+        exclude: tuple[str, ...] = ()
         if update_fields is not None:
-            names = list(update_fields)
-            fields = writes.check_field_names(type(self), names, "save(update_fields=...)")
+            fields, exclude = _update_fields_plan(meta, tuple(update_fields))
             if not fields:
                 return
         if validate:
-            exclude = (
-                () if fields is None else [f.name for f in meta.concrete_fields if f not in fields]
-            )
             self.full_clean(exclude=exclude)
         executor = get_executor()
         model = type(self)
         alias = executor.db_for_write(model, using, instance=self)
-        changed = frozenset(f.name for f in fields) if fields is not None else None
+        changed = None
+        if fields is not None and (signals.pre_save.receivers or signals.post_save.receivers):
+            changed = frozenset(f.name for f in fields)
         if signals.pre_save.receivers:
             await signals.send(
                 signals.pre_save, model, instance=self, using=alias, update_fields=changed
@@ -382,11 +379,7 @@ class Model(metaclass=ModelBase):
         if created:
             await writes.insert_one(executor, alias, model, self)
         else:
-            targets = (
-                fields
-                if fields is not None
-                else [f for f in meta.concrete_fields if not f.primary_key]
-            )
+            targets = fields if fields is not None else meta.non_pk_fields
             matched = (
                 0
                 if self.pk is None
@@ -561,13 +554,37 @@ def _init_plan(meta: Any) -> tuple[tuple[str, str, Any, bool, Any], ...]:
     return built
 
 
-def _clean_checks(meta: Any) -> Any:
+def _update_fields_plan(
+    meta: Options, names: tuple[str, ...]
+) -> tuple[list[Field[Any]], tuple[str, ...]]:
+    """The fields ``save(update_fields=names)`` writes, and the names of the other
+    concrete fields (left out of its validation); kept per model for up to
+    :data:`_UPDATE_PLANS` different ``names``."""
+    plans = meta.update_fields_plans
+    plan = plans.get(names)
+    if plan is None:
+        fields = writes.check_field_names(meta.model, names, "save(update_fields=...)")
+        plan = (fields, tuple(f.name for f in meta.concrete_fields if f not in fields))
+        if len(plans) < _UPDATE_PLANS:
+            plans[names] = plan
+    return plan
+
+
+#: ``update_fields`` combinations kept per model (more are worked out per call)
+_UPDATE_PLANS = 256
+
+
+def _clean_checks(meta: Any, skip: tuple[str, ...] = ()) -> Any:
     """A function of an instance's ``__dict__`` returning the concrete fields whose values
     fail their ``Field.clean_check`` (or have none), generated once per model and kept
-    on its ``_meta``: one call runs every field's check inline."""
+    on its ``_meta``: one call runs every field's check inline. With ``skip`` (field
+    names), the function leaves those fields out; it is kept for up to
+    :data:`_UPDATE_PLANS` different ``skip``."""
     names: dict[str, Any] = {}
     lines = ["def checks(values):", "    failed = []"]
     for i, field in enumerate(meta.concrete_fields):
+        if field.name in skip:
+            continue
         var = f"v{i}"
         names[f"f{i}"] = field
         check = field.clean_check(var, names)
@@ -580,5 +597,8 @@ def _clean_checks(meta: Any) -> Any:
     lines.append("    return failed")
     exec("\n".join(lines), names)  # the source is built from the checks above
     checks = names["checks"]
-    meta._clean_checks = checks
+    if not skip:
+        meta._clean_checks = checks
+    elif len(meta.subset_clean_checks) < _UPDATE_PLANS:
+        meta.subset_clean_checks[skip] = checks
     return checks

@@ -89,8 +89,15 @@ class Options:
         self.fields: tuple[Field[Any], ...] = ()
         self.concrete_fields: tuple[Field[Any], ...] = ()
         self.attnames: tuple[str, ...] = ()
+        self.non_pk_fields: tuple[Field[Any], ...] = ()
         self.columns: tuple[sa.Column[Any], ...] = ()
         self._by_name: dict[str, Field[Any]] = {}
+        #: ``save(update_fields=…)`` names -> (fields, other field names), see ``Model.save``
+        #: generated validation checks of ``clean_fields(exclude)`` per ``exclude`` tuple
+        self.subset_clean_checks: dict[tuple[str, ...], Any] = {}
+        self.update_fields_plans: dict[
+            tuple[str, ...], tuple[list[Field[Any]], tuple[str, ...]]
+        ] = {}
         self._table: sa.Table | None = None
         self.pk: Field[Any] = None  # type: ignore[assignment]
         #: relations by lookup name: forward (``author``, ``tags``) and reverse (``books``)
@@ -123,6 +130,8 @@ class Options:
         self.fields = tuple(fields)
         self.concrete_fields = tuple(f for f in fields if not getattr(f, "many_to_many", False))
         self.attnames = tuple(f.attname for f in self.concrete_fields)
+        #: what ``save()`` of a stored instance writes: the concrete fields but the pk
+        self.non_pk_fields = tuple(f for f in self.concrete_fields if not f.primary_key)
         self._by_name = {f.name: f for f in fields}
         self._by_name.update({f.attname: f for f in fields})
         pks = [f for f in fields if f.primary_key]

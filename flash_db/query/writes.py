@@ -34,7 +34,7 @@ def insert_values(
     values: dict[str, Any] = {}
     generated: list[Field[Any]] = []
     stored = obj.__dict__
-    for field, attname, own_value, may_generate in _insert_plan(fields):
+    for field, attname, own_value, may_generate in _write_plan(_INSERT_PLANS, fields, True):
         # most fields write what the instance holds; pre_save() only where overridden
         value = stored.get(attname) if own_value else field.pre_save(obj, True)
         if value is None and may_generate:
@@ -48,15 +48,25 @@ def insert_values(
 _INSERT_PLANS: dict[tuple[Field[Any], ...], tuple[tuple[Any, str, bool, bool], ...]] = {}
 
 
-def _insert_plan(fields: Sequence[Field[Any]]) -> tuple[tuple[Any, str, bool, bool], ...]:
+#: the same for the UPDATE of an instance (``pre_save(obj, False)``)
+_UPDATE_PLANS: dict[tuple[Field[Any], ...], tuple[tuple[Any, str, bool, bool], ...]] = {}
+
+
+def _write_plan(
+    plans: dict[tuple[Field[Any], ...], tuple[tuple[Any, str, bool, bool], ...]],
+    fields: Sequence[Field[Any]],
+    add: bool,
+) -> tuple[tuple[Any, str, bool, bool], ...]:
+    """Per field of ``fields``: (field, attname, whether ``pre_save(obj, add)`` only
+    reads the value, whether the database may fill it in); kept per field tuple."""
     key = tuple(fields)
-    plan = _INSERT_PLANS.get(key)
+    plan = plans.get(key)
     if plan is None:
-        plan = _INSERT_PLANS[key] = tuple(
+        plan = plans[key] = tuple(
             (
                 f,
                 f.attname,
-                f.pre_save_reads_value(True),
+                f.pre_save_reads_value(add),
                 bool(f.auto_increment or f.has_db_default),
             )
             for f in fields
@@ -162,19 +172,23 @@ async def update_one(
     """UPDATE ``obj``'s row with the current values of ``fields``; returns rows matched."""
     meta = model._meta
     table = meta.table
-    values = {f.attname: f.pre_save(obj, False) for f in fields}
+    stored = obj.__dict__
+    values = {
+        attname: stored.get(attname) if own_value else field.pre_save(obj, False)
+        for field, attname, own_value, _ in _write_plan(_UPDATE_PLANS, fields, False)
+    }
     if not values:
         return 1
-    pk_col = table.c[meta.pk.attname]
     pk = obj.__dict__[meta.pk.attname]
     if _plain(values) and _PK_PARAM not in values:
         # SET takes the parameters named after columns; the pk binds to the WHERE
         stmt = cached_statement(
             table, "update", lambda: sa.update(table).where(pk_param(table, meta.pk.attname))
         )
-        result = await executor.execute(alias, stmt, {**values, **pk_params(pk)})
+        values[_PK_PARAM] = pk
+        result = await executor.execute(alias, stmt, values)
     else:
-        stmt = sa.update(table).where(pk_col == pk).values(values)
+        stmt = sa.update(table).where(table.c[meta.pk.attname] == pk).values(values)
         result = await executor.execute(alias, stmt)
     return int(result.rowcount)
 
