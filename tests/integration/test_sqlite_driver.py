@@ -101,9 +101,10 @@ async def test_a_transaction_out_of_autocommit_begins_immediate(
 ) -> None:
     """A connection switched out of autocommit (migrations do) opens its transaction with
     BEGIN IMMEDIATE before its first statement, reads included, from the dialect's
-    ``do_begin``: no engine listener, so the driver path looks for none."""
+    ``do_begin``: no engine listener, which would flag the engine as listened to."""
     engine = flash_db.connections["default"].engine
-    assert not engine.sync_engine._has_events
+    # (``_has_events``, once set by any listener, e.g. count_queries(), stays set)
+    assert not engine.sync_engine.dispatch.begin
     await TxItem.objects.create(name="before")
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="SERIALIZABLE")
