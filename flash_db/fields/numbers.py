@@ -27,6 +27,18 @@ class _Bounded:
         if self.max_value is not None and value > self.max_value:
             raise ValidationError([f"ensure this value is less than or equal to {self.max_value}"])
 
+    def _bounds_check(self, var: str, names: dict[str, Any]) -> str:
+        """What :meth:`check_bounds` checks, as ``and …`` terms for a generated
+        ``clean_check`` of ``var`` (empty without bounds)."""
+        check = ""
+        if self.min_value is not None:
+            names[f"{var}_lo"] = self.min_value
+            check += f" and {var} >= {var}_lo"
+        if self.max_value is not None:
+            names[f"{var}_hi"] = self.max_value
+            check += f" and {var} <= {var}_hi"
+        return check
+
 
 class IntegerField(_Bounded, Field[int, N]):
     """A 32-bit integer. ``min_value`` / ``max_value`` add range checks."""
@@ -161,13 +173,7 @@ class FloatField(_Bounded, Field[float, N]):
         # NaN fails every comparison; infinities fail the strict ones
         names[f"{var}_inf"] = math.inf
         check = f"type({var}) is float and -{var}_inf < {var} < {var}_inf"
-        if self.min_value is not None:
-            names[f"{var}_lo"] = self.min_value
-            check += f" and {var} >= {var}_lo"
-        if self.max_value is not None:
-            names[f"{var}_hi"] = self.max_value
-            check += f" and {var} <= {var}_hi"
-        return self._or_none(var, check)
+        return self._or_none(var, check + self._bounds_check(var, names))
 
 
 class DecimalField(_Bounded, Field[decimal.Decimal, N]):
@@ -214,10 +220,7 @@ class DecimalField(_Bounded, Field[decimal.Decimal, N]):
             return
         if not value.is_finite():
             raise ValidationError(["NaN and infinity are not allowed"])
-        _, digits, exponent = value.as_tuple()
-        assert isinstance(exponent, int)  # finite decimals have an int exponent
-        decimals = max(-exponent, 0)
-        whole = max(len(digits) + exponent, 0)
+        decimals, whole = _places(value)
         if decimals > self.decimal_places:
             raise ValidationError(
                 [f"ensure there are no more than {self.decimal_places} decimal places"]
@@ -239,13 +242,7 @@ class DecimalField(_Bounded, Field[decimal.Decimal, N]):
         names[f"{var}_type"] = decimal.Decimal
         names[f"{var}_fits"] = _digits_check(self.max_digits, self.decimal_places)
         check = f"type({var}) is {var}_type and {var}_fits({var})"
-        if self.min_value is not None:
-            names[f"{var}_lo"] = self.min_value
-            check += f" and {var} >= {var}_lo"
-        if self.max_value is not None:
-            names[f"{var}_hi"] = self.max_value
-            check += f" and {var} <= {var}_hi"
-        return self._or_none(var, check)
+        return self._or_none(var, check + self._bounds_check(var, names))
 
 
 def _digits_check(max_digits: int, decimal_places: int) -> Any:
@@ -256,13 +253,17 @@ def _digits_check(max_digits: int, decimal_places: int) -> Any:
     def fits(value: decimal.Decimal) -> bool:
         if not value.is_finite():
             return False
-        _, digits, exponent = value.as_tuple()
-        return (
-            max(-exponent, 0) <= decimal_places  # type: ignore[operator]
-            and max(len(digits) + exponent, 0) <= whole_digits  # type: ignore[operator]
-        )
+        decimals, whole = _places(value)
+        return decimals <= decimal_places and whole <= whole_digits
 
     return fits
+
+
+def _places(value: decimal.Decimal) -> tuple[int, int]:
+    """The digits of a finite ``value`` after and before the point."""
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite decimals have an int exponent
+    return max(-exponent, 0), max(len(digits) + exponent, 0)
 
 
 class BooleanField(Field[bool, N]):
