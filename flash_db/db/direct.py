@@ -416,6 +416,7 @@ def release(pool: Any, record: Any) -> bool:
     in the pool's queue (else SQLAlchemy closes an overflow connection), and nothing
     to roll back or commit. ``False``: nothing done, the caller checks it in through
     :func:`adopt`."""
+    # asked again after the statement: a listener or callback may have come meanwhile
     if pool.dispatch.checkin or pool.dispatch.reset or record.finalize_callback:
         return False
     queue = pool._pool

@@ -92,9 +92,9 @@ class Options:
         self.non_pk_fields: tuple[Field[Any], ...] = ()
         self.columns: tuple[sa.Column[Any], ...] = ()
         self._by_name: dict[str, Field[Any]] = {}
-        #: ``save(update_fields=…)`` names -> (fields, other field names), see ``Model.save``
         #: generated validation checks of ``clean_fields(exclude)`` per ``exclude`` tuple
         self.subset_clean_checks: dict[tuple[str, ...], Any] = {}
+        #: ``save(update_fields=…)`` names -> (fields, other field names), see ``Model.save``
         self.update_fields_plans: dict[
             tuple[str, ...], tuple[list[Field[Any]], tuple[str, ...]]
         ] = {}

@@ -185,7 +185,7 @@ async def update_one(
         stmt = cached_statement(
             table, "update", lambda: sa.update(table).where(pk_param(table, meta.pk.attname))
         )
-        values[_PK_PARAM] = pk
+        values.update(pk_params(pk))
         result = await executor.execute(alias, stmt, values)
     else:
         stmt = sa.update(table).where(table.c[meta.pk.attname] == pk).values(values)
