@@ -46,6 +46,16 @@ def checked_out() -> int:
     return int(flash_db.connections["default"].engine.pool.checkedout())  # type: ignore[attr-defined]
 
 
+def _author_id_by_pk() -> Any:
+    """``SELECT id FROM authors WHERE id = :flash_pk_``, marked as a reused statement."""
+    table = Author._meta.table
+    return (
+        sa.select(table.c.id)
+        .where(table.c.id == sa.bindparam("flash_pk_"))
+        .execution_options(**{REUSED: True})
+    )
+
+
 async def test_single_row_statements_take_the_driver_path(db: str, runs: list[str]) -> None:
     author = await Author.objects.create(name="Ann")
     got = await Author.objects.get(pk=author.pk)
@@ -234,12 +244,7 @@ async def test_no_plan_before_the_dialect_knows_the_server(tmp_path: Any) -> Non
     await handler.connect(f"sqlite+aiosqlite:///{tmp_path / 'late.db'}", check=False)
     try:
         database = handler["default"]
-        table = Author._meta.table
-        stmt = (
-            sa.select(table.c.id)
-            .where(table.c.id == sa.bindparam("flash_pk_"))
-            .execution_options(**{REUSED: True})
-        )
+        stmt = _author_id_by_pk()
         assert database.plan(stmt, {"flash_pk_": 1}) is None
         await handler.create_all()
         assert (await handler.execute("default", stmt, {"flash_pk_": 1})).all() == []
@@ -352,12 +357,7 @@ async def test_pool_listeners_and_pre_ping_keep_the_greenlet(
         checkouts: list[object] = []
         sa.event.listen(pool, "checkout", lambda *args: checkouts.append(args))
         assert direct.leasable(pool) is None
-        table = Author._meta.table
-        stmt = (
-            sa.select(table.c.id)
-            .where(table.c.id == sa.bindparam("flash_pk_"))
-            .execution_options(**{REUSED: True})
-        )
+        stmt = _author_id_by_pk()
         spawns.clear()
         assert (await handler.execute("default", stmt, {"flash_pk_": 0})).all() == []
         assert len(checkouts) == 1 and spawns == ["_on_pooled"]
@@ -385,12 +385,7 @@ async def test_overflow_connections_are_closed_in_the_greenlet(db: str, tmp_path
             return await real(dbapi_connection, *args)
 
         database.driver = slow
-        table = Author._meta.table
-        stmt = (
-            sa.select(table.c.id)
-            .where(table.c.id == sa.bindparam("flash_pk_"))
-            .execution_options(**{REUSED: True})
-        )
+        stmt = _author_id_by_pk()
         results = await asyncio.gather(
             *(handler.execute("default", stmt, {"flash_pk_": n}) for n in range(4))
         )
@@ -542,12 +537,7 @@ async def test_a_lease_is_the_connection_the_pool_would_hand_out(
         pool = database.engine.pool
         real = database.driver
         assert real is not None
-        table = Author._meta.table
-        stmt = (
-            sa.select(table.c.id)
-            .where(table.c.id == sa.bindparam("flash_pk_"))
-            .execution_options(**{REUSED: True})
-        )
+        stmt = _author_id_by_pk()
         # two idle connections: two statements at once open one each
         seen: list[Any] = []
         checked_out_during: list[int] = []
@@ -600,12 +590,7 @@ async def test_a_leased_connection_lost_with_its_task_is_left_to_sqlalchemy(
         pool = database.engine.pool
         real = database.driver
         assert real is not None
-        table = Author._meta.table
-        stmt = (
-            sa.select(table.c.id)
-            .where(table.c.id == sa.bindparam("flash_pk_"))
-            .execution_options(**{REUSED: True})
-        )
+        stmt = _author_id_by_pk()
         await handler.execute("default", stmt, {"flash_pk_": 1})
         record = direct.leasable(pool)
         assert record is not None
