@@ -284,6 +284,9 @@ def main() -> None:
             if skipped:
                 section += "\n\n" + "\n".join(f"- {note}" for note in skipped)
             sections.append(section)
+            # each backend's table as soon as it is done: a later backend's failure
+            # must not cost the minutes of runs before it
+            print(section + "\n", file=sys.stderr, flush=True)
     header = (
         f"Measured {dt.date.today().isoformat()} on {machine()}. {versions()}. "
         f"{args.rounds} interleaved round(s), scale {args.scale:g}, median rows/s "

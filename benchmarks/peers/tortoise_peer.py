@@ -14,6 +14,7 @@ from typing import Any
 import tortoise
 from sqlalchemy.engine import make_url
 from tortoise import Tortoise, fields, models
+from tortoise.backends.base import executor as tortoise_executor
 from tortoise.transactions import in_transaction
 from workload import LIST_COLUMNS, Implementation, Sizes, row
 
@@ -73,6 +74,10 @@ class TortoiseORM(Implementation):
         self.url = tortoise_url(url)
 
     async def open(self) -> None:
+        # Tortoise keeps each model's INSERT SQL per process, keyed by connection name
+        # and table but not by dialect: a run over several backends would send
+        # PostgreSQL's ``$1`` placeholders to the next backend (MariaDB then fails)
+        tortoise_executor.EXECUTOR_CACHE.clear()
         await Tortoise.init(db_url=self.url, modules={"models": [__name__]})
 
     async def _drop(self) -> None:

@@ -138,3 +138,41 @@ def test_bench_creates_its_database(kind: str) -> None:
                 sql=f"DROP DATABASE IF EXISTS {quoted}",
             ),
         )
+
+
+def test_bench_runs_every_backend_in_one_process() -> None:
+    """One ``bench.py`` run over SQLite, PostgreSQL and MariaDB, Tortoise ORM included.
+
+    Tortoise caches each model's INSERT per process without the dialect: the peer
+    clears that cache, or MariaDB is sent PostgreSQL's placeholders after PostgreSQL.
+    """
+    pytest.importorskip("tortoise")
+    servers = {
+        "postgresql": os.environ.get("FLASH_DB_TEST_POSTGRES"),
+        "mysql": os.environ.get("FLASH_DB_TEST_MYSQL"),
+    }
+    if not all(servers.values()):
+        pytest.skip("FLASH_DB_TEST_POSTGRES and FLASH_DB_TEST_MYSQL must both be set")
+    urls = {k: sa.engine.make_url(v).set(database="bench") for k, v in servers.items()}
+    out = run(
+        str(BENCH / "bench.py"),
+        "--smoke",
+        "--backend",
+        "postgresql",
+        "--backend",
+        "sqlite",
+        "--backend",
+        "mysql",
+        "--impl",
+        "flash_db",
+        "--impl",
+        "tortoise",
+        "--url",
+        urls["postgresql"].render_as_string(hide_password=False),
+        "--mysql-url",
+        urls["mysql"].render_as_string(hide_password=False),
+    )
+    titles = [line for line in out.splitlines() if line.startswith("### ")]
+    assert len(titles) == 3, out
+    rows = [line for line in out.splitlines() if line.startswith("| (1) single-row inserts |")]
+    assert len(rows) == 3 and all(re.search(r"\| [\d,]+ \| [\d,]+ \|", r) for r in rows), out
