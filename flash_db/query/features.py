@@ -18,6 +18,9 @@ class Features:
     vendor: str
     #: INSERT ... RETURNING for one row
     insert_returning: bool
+    #: the driver reports the auto-increment key of a single-row INSERT (the cursor's
+    #: ``lastrowid``: SQLite, MySQL/MariaDB): no RETURNING is needed for it alone
+    insert_lastrowid: bool
     #: executemany INSERT ... RETURNING with rows in parameter order (pks for bulk_create)
     insert_many_returning: bool
     #: bulk INSERT as one ``INSERT … SELECT … FROM unnest(<one array per column>)``
@@ -50,6 +53,8 @@ class Features:
         return cls(
             vendor=name,
             insert_returning=bool(dialect.insert_returning),
+            insert_lastrowid=name in ("sqlite", "mysql")
+            and bool(getattr(dialect, "postfetch_lastrowid", False)),
             insert_many_returning=initialized
             and bool(
                 dialect.insert_executemany_returning

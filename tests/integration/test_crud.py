@@ -7,9 +7,12 @@ import uuid
 
 import pytest
 
+import flash_db
+from flash_db import atomic
 from flash_db.exceptions import DatabaseError, DoesNotExist, FieldError, ValidationError
+from flash_db.testing import count_queries
 
-from ..models import Author, Book, Counter, Pair, Tag
+from ..models import Author, Book, Counter, Pair, Stamp, Tag
 
 
 async def test_create_sets_pk_and_defaults(db: str) -> None:
@@ -118,6 +121,31 @@ async def test_db_default_and_uuid_pk_read_back(db: str) -> None:
     assert isinstance(c.seen, dt.datetime)
     again = await Counter.objects.get(pk=c.pk)
     assert again.hits == 7 and again == c
+
+
+async def test_auto_pk_alone_comes_from_lastrowid(db: str) -> None:
+    """SQLite and MariaDB report an auto-increment key as the cursor's ``lastrowid``: an
+    INSERT that needs nothing else back sends no RETURNING. With a ``db_default`` beside
+    the key, RETURNING reads both where the backend has it; PostgreSQL always uses it."""
+    features = flash_db.connections["default"].features
+    # on the driver path (no listener), in and out of a transaction
+    alone = await Author.objects.create(name="alone")
+    async with atomic():
+        inside = [await Author.objects.create(name=f"in-{k}") for k in range(3)]
+    assert len({alone.pk, *(a.pk for a in inside)}) == 4
+    for author in (alone, *inside):
+        assert (await Author.objects.get(pk=author.pk)).name == author.name
+    async with count_queries() as log:
+        author = await Author.objects.create(name="logged")
+        stamp = await Stamp.objects.create(label="s")
+    assert (await Author.objects.get(pk=author.pk)).name == "logged"
+    assert stamp.level == 3 and (await Stamp.objects.get(pk=stamp.pk)).label == "s"
+    author_sql, stamp_sql = (s for s in log.statements if s.startswith("INSERT"))
+    assert ("RETURNING" in author_sql) == (
+        features.insert_returning and not features.insert_lastrowid
+    ), author_sql
+    assert ("RETURNING" in stamp_sql) == features.insert_returning, stamp_sql
+    assert features.insert_lastrowid == (features.vendor in ("sqlite", "mysql"))
 
 
 async def test_get_or_create(db: str) -> None:
