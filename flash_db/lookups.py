@@ -45,6 +45,10 @@ class Lookup:
     takes_iterable: ClassVar[bool] = False
     #: ``None`` as the value is meaningful (``isnull``); else ``x=None`` means IS NULL
     accepts_none: ClassVar[bool] = False
+    #: ``as_sql`` binds ``rhs`` as it is (no Python work on the value), so a bound
+    #: parameter may stand for it: QuerySets using only such lookups have their SELECT
+    #: cached per shape (``flash_db.query.shapes``)
+    binds_value: ClassVar[bool] = False
 
     def __init__(self, field: Any) -> None:
         self.field = field
@@ -164,6 +168,7 @@ def _trunc_date_sqlite(element: _TruncDate, compiler: Any, **kw: Any) -> str:
 
 class Exact(Lookup):
     lookup_name = "exact"
+    binds_value = True
 
     def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
         return lhs == rhs
@@ -178,6 +183,7 @@ class IExact(Lookup):
 
 class GreaterThan(Lookup):
     lookup_name = "gt"
+    binds_value = True
 
     def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
         return lhs > rhs
@@ -185,6 +191,7 @@ class GreaterThan(Lookup):
 
 class GreaterThanOrEqual(Lookup):
     lookup_name = "gte"
+    binds_value = True
 
     def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
         return lhs >= rhs
@@ -192,6 +199,7 @@ class GreaterThanOrEqual(Lookup):
 
 class LessThan(Lookup):
     lookup_name = "lt"
+    binds_value = True
 
     def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
         return lhs < rhs
@@ -199,6 +207,7 @@ class LessThan(Lookup):
 
 class LessThanOrEqual(Lookup):
     lookup_name = "lte"
+    binds_value = True
 
     def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
         return lhs <= rhs

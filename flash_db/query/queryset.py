@@ -23,7 +23,7 @@ from typing_extensions import TypeVar
 
 from ..exceptions import FieldError, IntegrityError, NotSupportedError, TransactionConflict
 from ..expressions import Expression, Q
-from . import hydrate, writes
+from . import hydrate, shapes, writes
 from .executor import READS_ROWS, Executor, get_executor
 from .prefetch import Prefetch, prefetch_objects
 from .resolver import Annotation
@@ -58,7 +58,7 @@ class QuerySet(Generic[M, R]):
     __slots__ = ("_state",)
 
     def __init__(self, model: type[M], state: QueryState | None = None) -> None:
-        self._state = state if state is not None else QueryState(model=model)
+        self._state = state if state is not None else QueryState(model=model, shape=())
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -69,6 +69,13 @@ class QuerySet(Generic[M, R]):
     def _replace(self, **changes: Any) -> Any:
         changes.setdefault("result_cache", None)  # a changed query must hit the database
         return type(self)(self.model, self._state.replace(**changes))
+
+    def _replace_shaped(self, shaped: tuple[Any, ...], **changes: Any) -> Any:
+        """:meth:`_replace`, the state's shape becoming ``shaped`` (``(shape, values)``)."""
+        return self._replace(shape=shaped[0], shape_values=shaped[1], **changes)
+
+    def _same_shape(self) -> tuple[Any, ...]:
+        return self._state.shape, self._state.shape_values
 
     @property
     def _executor(self) -> Executor:
@@ -98,7 +105,7 @@ class QuerySet(Generic[M, R]):
 
     def all(self) -> Self:
         """A copy of this QuerySet (keeping prefetched results, which need no query)."""
-        return self._replace(result_cache=self._state.result_cache)
+        return self._replace_shaped(self._same_shape(), result_cache=self._state.result_cache)
 
     def none(self) -> Self:
         """A QuerySet that matches nothing (and never queries for it)."""
@@ -106,7 +113,7 @@ class QuerySet(Generic[M, R]):
 
     def _filter(self, negate: bool, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Self:
         if not args and not kwargs:
-            return self._replace()
+            return self._replace_shaped(self._same_shape())
         self._check_not_sliced("filter")
         # Each AND-ed part goes to WHERE, or to HAVING when it refers to an
         # aggregate annotation: filter(n__gt=2, title="x") keeps title in WHERE.
@@ -123,8 +130,11 @@ class QuerySet(Generic[M, R]):
             resolver.used_aggregate = False
             condition = resolver.resolve_q(part)
             (having if resolver.used_aggregate else where).append(condition)
-        return self._replace(
-            where=tuple(where), having=tuple(having), joins=tuple(resolver.joins.values())
+        return self._replace_shaped(
+            shapes.with_filter(self._state, negate, kwargs) if not args else (None, ()),
+            where=tuple(where),
+            having=tuple(having),
+            joins=tuple(resolver.joins.values()),
         )
 
     def filter(self, *args: Any, **kwargs: Any) -> Self:
@@ -140,7 +150,13 @@ class QuerySet(Generic[M, R]):
         self._check_not_sliced("reorder")
         resolver = self._state.resolver()
         ordering = tuple(resolver.order_term(f) for f in fields)
-        return self._replace(ordering=ordering, reverse=False, joins=tuple(resolver.joins.values()))
+        by_name = all(type(f) is str for f in fields)
+        return self._replace_shaped(
+            shapes.with_call(self._state, "order_by", fields) if by_name else (None, ()),
+            ordering=ordering,
+            reverse=False,
+            joins=tuple(resolver.joins.values()),
+        )
 
     def reverse(self) -> Self:
         """The same rows in the opposite order."""
@@ -201,7 +217,7 @@ class QuerySet(Generic[M, R]):
 
     def using(self, alias: str) -> Self:
         """Run on the database ``alias`` (checked when the query runs)."""
-        return self._replace(using=alias)
+        return self._replace_shaped(self._same_shape(), using=alias)
 
     def annotate(self, **annotations: Any) -> Self:
         """Add computed values: ``annotate(n=Count("id"), label=Lower("name"))``."""
@@ -240,8 +256,11 @@ class QuerySet(Generic[M, R]):
         resolver = state.resolver()
         for name in names:
             resolver.resolve_ref(name)  # validates the name (FieldError lists the choices)
-        return self._replace(
-            selected=tuple(names), result_kind=kind, joins=tuple(resolver.joins.values())
+        return self._replace_shaped(
+            shapes.with_call(state, "select", tuple(names), kind),
+            selected=tuple(names),
+            result_kind=kind,
+            joins=tuple(resolver.joins.values()),
         )
 
     def values(self, *fields: str) -> QuerySet[M, dict[str, Any]]:
@@ -277,7 +296,7 @@ class QuerySet(Generic[M, R]):
                 high = state.low + stop if high is None else min(high, state.low + stop)
             if high is not None and high < low:
                 high = low
-            return self._replace(low=low, high=high)
+            return self._replace_shaped(self._same_shape(), low=low, high=high)
         if not isinstance(key, int):
             raise TypeError(
                 f"QuerySet indexes must be integers or slices, not {type(key).__name__}"
@@ -301,9 +320,15 @@ class QuerySet(Generic[M, R]):
         if state.empty:
             return []
         alias = self._read_alias()
-        columns, names = selected_columns(state)
-        stmt = build_select(state, columns).execution_options(**_READS_ROWS)
-        rows, processors = hydrate.fetch_all(await self._executor.execute(alias, stmt))
+        shaped = shapes.select(self) if state.shape else None
+        if shaped is not None:
+            stmt, names, params = shaped
+            result = await self._executor.execute(alias, stmt, params)
+        else:
+            columns, names = selected_columns(state)
+            stmt = build_select(state, columns).execution_options(**_READS_ROWS)
+            result = await self._executor.execute(alias, stmt)
+        rows, processors = hydrate.fetch_all(result)
         return await self._materialise(names, rows, alias, processors)
 
     async def _materialise(
@@ -386,7 +411,13 @@ class QuerySet(Generic[M, R]):
         else:
             qs = self.filter(*args, **kwargs) if args or kwargs else self
             if not qs._state.is_sliced:
-                qs = qs._replace(ordering=(), reverse=False, high=_GET_LIMIT)
+                # as order_by()[:_GET_LIMIT], so that the shape replays it
+                qs = qs._replace_shaped(
+                    shapes.with_call(qs._state, "order_by", ()),
+                    ordering=(),
+                    reverse=False,
+                    high=_GET_LIMIT,
+                )
             rows = await qs._fetch()
         model = self.model
         if not rows:

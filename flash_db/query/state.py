@@ -53,12 +53,24 @@ class QueryState:
     result_cache: tuple[Any, ...] | None = None
     #: SELECT … FOR UPDATE
     for_update: bool = False
+    #: the builder calls that made this state, without their values, while each one can
+    #: be replayed with parameters (``query.shapes``); ``None`` once one cannot
+    shape: tuple[Any, ...] | None = None
+    #: the values of those calls, in order
+    shape_values: tuple[Any, ...] = ()
 
     # -- helpers ----------------------------------------------------------------------------
 
     def replace(self, **changes: Any) -> QueryState:
         """A copy with ``changes`` applied: ``dataclasses.replace`` without its per-call
-        ``__init__``/field introspection, which cost ~20 µs on every builder call."""
+        ``__init__``/field introspection, which cost ~20 µs on every builder call.
+
+        The copy has no shape unless ``changes`` carries one on: a change that does not
+        say how to replay itself ends the shape.
+        """
+        if "shape" not in changes:
+            changes["shape"] = None
+            changes["shape_values"] = ()
         new = object.__new__(QueryState)
         setter = object.__setattr__
         for name in _FIELD_NAMES:
@@ -83,7 +95,9 @@ _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(QueryState))
 
 #: every field but the model and the database, with its default: ``Model.objects.all()``
 _UNFILTERED = tuple(
-    (f.name, f.default) for f in dataclasses.fields(QueryState) if f.name not in ("model", "using")
+    (f.name, f.default)
+    for f in dataclasses.fields(QueryState)
+    if f.name not in ("model", "using", "shape", "shape_values")
 )
 assert all(default is not dataclasses.MISSING for _, default in _UNFILTERED)
 

@@ -1,0 +1,225 @@
+"""QuerySet SELECTs cached per *shape*: the builder calls that made them, without their values.
+
+``Item.objects.filter(flag=True, score__gte=n).order_by("id")[:20]`` is the same
+statement for every ``n``. Building its SQLAlchemy ``Select``, walking it for the
+compiled cache's key and extracting its parameters cost about as much Python as
+running it. A :class:`~flash_db.query.state.QueryState` therefore records its
+*shape* while every builder call that made it is one that can be replayed with
+parameters in place of values:
+
+- ``filter()`` / ``exclude()`` with keyword lookups only, each a lookup that binds its
+  value as it is (:attr:`~flash_db.Lookup.binds_value`: exact, iexact, gt, gte, lt,
+  lte) on a field path, with a non-``None`` scalar value (:data:`SHAPE_TYPES`);
+- ``order_by()`` with field names; ``values()`` / ``values_list()``; slicing;
+  ``all()``; ``using()``; ``get()``'s own ordering and limit.
+
+Any other call drops the shape (:meth:`QueryState.replace` does unless it is passed on),
+and the QuerySet builds its statement as before. The filter's conditions are still
+built per call: the state keeps them for every other use (``count()``, ``update()``,
+subqueries, ``sql()``), so nothing but the fetch depends on this module.
+
+The first fetch of a shape replays its calls on a new QuerySet with a bound parameter
+in place of each value (``flash_v0``, ``flash_v1``, …) and LIMIT / OFFSET as parameters
+(:func:`select`). The statement is kept only if it matches the one built the ordinary
+way from the same call: the same SQL once parameter names are set aside, and each
+parameter standing where the ordinary statement binds the same value with the same
+type. A shape that fails the check is remembered as one to build per call. Statements
+run as :data:`~flash_db.query.executor.REUSED` ones: one plan per statement on the
+driver path, SQLAlchemy's ``execute(statement, params)`` elsewhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+import weakref
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import BindParameter
+
+from ..exceptions import FieldError
+from .executor import REUSED
+from .resolver import LOOKUP_SEP, Resolver
+from .state import QueryState, build_select, selected_columns
+
+#: value types a shape binds as parameters (never SQL expressions, instances or lists)
+SHAPE_TYPES = frozenset(
+    {int, str, float, bool, Decimal, dt.datetime, dt.date, dt.time, dt.timedelta, uuid.UUID}
+)
+
+#: shapes kept per model; past it, new shapes are built per call
+MAX_SHAPES = 256
+
+_LIMIT, _OFFSET = "flash_limit", "flash_offset"
+
+#: per model: lookup key -> the field whose ``to_python`` prepares its value, or
+#: ``None`` when the lookup does not bind its value as it is
+_BINDABLE: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+#: per model: (shape, offset?, limit?) -> (statement, names, fields of the values), or
+#: ``None`` when the shape failed the check
+_SELECTS: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def _bindable_field(model: Any, key: str) -> Any:
+    """The field ``filter(key=value)`` compares, if its lookup binds ``value`` as it is."""
+    per_model = _BINDABLE.get(model)
+    if per_model is None:
+        per_model = _BINDABLE[model] = {}
+    if key in per_model:
+        return per_model[key]
+    field = found = None
+    rest: list[str] = []
+    try:
+        _, found, rest = Resolver(model).walk(key.split(LOOKUP_SEP), key)
+    except FieldError:
+        pass
+    if found is not None and len(rest) <= 1:
+        lookup = found.get_lookup(rest[0] if rest else "exact")
+        if lookup is not None and lookup.binds_value:
+            field = found
+    if len(per_model) < MAX_SHAPES:
+        per_model[key] = field
+    return field
+
+
+def with_filter(
+    state: QueryState, negate: bool, kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...] | None, tuple[Any, ...]]:
+    """The shape (or ``None``) and its values after ``filter(**kwargs)`` / ``exclude()``."""
+    shape = state.shape
+    if shape is None:
+        return None, ()
+    model = state.model
+    keys = tuple(sorted(kwargs))  # the order _filter resolves them in
+    values = []
+    kinds: list[Any] = []
+    for key in keys:
+        value = kwargs[key]
+        kind = type(value)
+        if kind not in SHAPE_TYPES or _bindable_field(model, key) is None:
+            return None, ()
+        if kind is bool:
+            # SQLAlchemy compares with true() / false(), not a parameter: part of the shape
+            kinds.append(value)
+        else:
+            kinds.append(kind)
+            values.append(value)
+    item = ("filter", negate, keys, tuple(kinds))
+    return (*shape, item), (*state.shape_values, *values)
+
+
+def with_call(state: QueryState, *item: Any) -> tuple[tuple[Any, ...] | None, tuple[Any, ...]]:
+    """The shape (or ``None``) and its values after a value-free builder call ``item``."""
+    if state.shape is None:
+        return None, ()
+    return (*state.shape, item), state.shape_values
+
+
+def select(qs: Any) -> tuple[Any, tuple[str, ...], dict[str, Any]] | None:
+    """``(statement, names, params)`` to fetch ``qs`` by the statement of its shape, or
+    ``None`` (no shape, or one that cannot be parametrised): build it per call."""
+    state: QueryState = qs._state
+    model = state.model
+    per_model = _SELECTS.get(model)
+    if per_model is None:
+        per_model = _SELECTS[model] = {}
+    key = (type(qs), state.shape, state.low != 0, state.high is not None)
+    entry = per_model.get(key, False)
+    if entry is False:
+        if len(per_model) >= MAX_SHAPES:
+            return None
+        entry = per_model[key] = _parametrised(qs)
+    if entry is None:
+        return None
+    stmt, names, fields = entry
+    params = {
+        f"flash_v{n}": field.to_python(value)
+        for n, (field, value) in enumerate(zip(fields, state.shape_values, strict=True))
+    }
+    if state.high is not None:
+        params[_LIMIT] = state.high - state.low
+    if state.low:
+        params[_OFFSET] = state.low
+    return stmt, names, params
+
+
+def _parametrised(qs: Any) -> tuple[Any, tuple[str, ...], tuple[Any, ...]] | None:
+    """The statement of ``qs``'s shape with parameters for its values, checked against
+    the one built from ``qs`` itself; ``None`` if they differ."""
+    state: QueryState = qs._state
+    model = state.model
+    replay = type(qs)(model)
+    fields: list[Any] = []
+    try:
+        for item in state.shape or ():
+            kind = item[0]
+            if kind == "filter":
+                _, negate, keys, kinds = item
+                params: dict[str, Any] = {}
+                for key, kind in zip(keys, kinds, strict=True):
+                    if type(kind) is bool:
+                        params[key] = kind
+                        continue
+                    params[key] = sa.bindparam(f"flash_v{len(fields)}", required=True)
+                    fields.append(_bindable_field(model, key))
+                replay = replay._filter(negate, (), params)
+            elif kind == "order_by":
+                replay = replay.order_by(*item[1])
+            elif kind == "select":
+                replay = replay._select(item[1], item[2])
+            else:  # pragma: no cover - every recorded kind is replayed above
+                return None
+    except Exception:  # a call that only works with its real value: build per call
+        return None
+    template = replay._state
+    columns, names = selected_columns(template)
+    stmt = build_select(template.replace(low=0, high=None), columns)
+    if state.high is not None:
+        stmt = stmt.limit(sa.bindparam(_LIMIT, type_=sa.Integer(), required=True))
+    if state.low:
+        stmt = stmt.offset(sa.bindparam(_OFFSET, type_=sa.Integer(), required=True))
+    built_columns, built_names = selected_columns(state)
+    if names != built_names:
+        return None
+    if not _same(build_select(state, built_columns), stmt, state, fields):
+        return None
+    return stmt.execution_options(**{REUSED: True}), names, tuple(fields)
+
+
+_BIND_NAME = re.compile(r":[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _same(built: Any, template: Any, state: QueryState, fields: list[Any]) -> bool:
+    """Whether ``template`` is ``built`` with its parameters in place of the values."""
+    if _BIND_NAME.sub(":?", str(built)) != _BIND_NAME.sub(":?", str(template)):
+        return False
+    expected: dict[str, Any] = {
+        f"flash_v{n}": field.to_python(value)
+        for n, (field, value) in enumerate(zip(fields, state.shape_values, strict=True))
+    }
+    if state.high is not None:
+        expected[_LIMIT] = state.high - state.low
+    if state.low:
+        expected[_OFFSET] = state.low
+    ours = [e for e in visitors.iterate(template) if isinstance(e, BindParameter)]
+    theirs = [e for e in visitors.iterate(built) if isinstance(e, BindParameter)]
+    if len(ours) != len(theirs):
+        return False
+    seen = set()
+    for mine, other in zip(ours, theirs, strict=True):
+        if mine.key in expected:
+            seen.add(mine.key)
+            if other.value != expected[mine.key] or type(other.value) is not type(
+                expected[mine.key]
+            ):
+                return False
+        elif mine.value != other.value or type(mine.value) is not type(other.value):
+            return False
+        if type(mine.type) is not type(other.type):
+            return False
+    return seen == set(expected)
