@@ -18,7 +18,7 @@ from .queryset import M, QuerySet
 from .state import QueryState
 
 #: the slot that holds a QuerySet's state (the subclass shadows it with a property)
-_STATE_SLOT: Any = QuerySet.__dict__["_state"]
+_STATE_SLOT: Any = QuerySet.__dict__["_raw"]
 
 
 class PrefetchedQuerySet(QuerySet[M, M]):
@@ -38,16 +38,16 @@ class PrefetchedQuerySet(QuerySet[M, M]):
         self._build = build
 
     @property
-    def _state(self) -> QueryState:
+    def _raw(self) -> QueryState:
         try:
             state: QueryState = _STATE_SLOT.__get__(self, type(self))
         except AttributeError:
-            state = self._build()._state
+            state = self._build()._raw
             _STATE_SLOT.__set__(self, state)
         return state
 
-    @_state.setter
-    def _state(self, state: QueryState) -> None:
+    @_raw.setter
+    def _raw(self, state: QueryState) -> None:
         _STATE_SLOT.__set__(self, state)
 
     @property
@@ -56,7 +56,7 @@ class PrefetchedQuerySet(QuerySet[M, M]):
 
     def _replace(self, **changes: Any) -> Any:
         # the built QuerySet's own class, not this one (whose __init__ differs)
-        return QuerySet(self._model, self._state)._replace(**changes)
+        return QuerySet(self._model, self._raw)._replace(**changes)
 
     def all(self) -> Self:
         return self

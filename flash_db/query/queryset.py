@@ -55,40 +55,54 @@ _GET_LIMIT = 2
 class QuerySet(Generic[M, R]):
     """A lazy query over the rows of one model. ``R`` is what awaiting it yields a list of."""
 
-    __slots__ = ("_state",)
+    __slots__ = ("_raw",)
 
     def __init__(self, model: type[M], state: QueryState | None = None) -> None:
-        self._state = state if state is not None else QueryState(model=model, shape=())
+        #: the state as built, with its pending filters (``_state`` resolves them)
+        self._raw = state if state is not None else QueryState(model=model, shape=())
 
     # -- plumbing ---------------------------------------------------------------------------
 
     @property
+    def _state(self) -> QueryState:
+        """The state, its pending filters resolved to conditions (once per QuerySet).
+
+        Everything that reads the conditions or joins goes through here; only the
+        builders that keep a shape, and the shaped fetch, read ``_raw``.
+        """
+        state = self._raw
+        if state.pending:
+            state = self._raw = _resolve_pending(type(self), state)
+        return state
+
+    @property
     def model(self) -> type[M]:
-        return self._state.model
+        return self._raw.model
 
     def _replace(self, **changes: Any) -> Any:
         changes.setdefault("result_cache", None)  # a changed query must hit the database
-        return type(self)(self.model, self._state.replace(**changes))
+        return type(self)(self.model, self._raw.replace(**changes))
 
     def _replace_shaped(self, shaped: tuple[Any, ...], **changes: Any) -> Any:
         """:meth:`_replace`, the state's shape becoming ``shaped`` (``(shape, values)``)."""
         return self._replace(shape=shaped[0], shape_values=shaped[1], **changes)
 
     def _same_shape(self) -> tuple[Any, ...]:
-        return self._state.shape, self._state.shape_values
+        raw = self._raw
+        return raw.shape, raw.shape_values
 
     @property
     def _executor(self) -> Executor:
         return get_executor()
 
     def _read_alias(self) -> str:
-        return self._executor.db_for_read(self.model, self._state.using)
+        return self._executor.db_for_read(self.model, self._raw.using)
 
     def _write_alias(self) -> str:
-        return self._executor.db_for_write(self.model, self._state.using)
+        return self._executor.db_for_write(self.model, self._raw.using)
 
     def _check_not_sliced(self, action: str) -> None:
-        if self._state.is_sliced:
+        if self._raw.is_sliced:
             raise TypeError(f"cannot {action} a QuerySet once it has been sliced")
 
     def _as_subquery(self) -> Any:
@@ -105,7 +119,7 @@ class QuerySet(Generic[M, R]):
 
     def all(self) -> Self:
         """A copy of this QuerySet (keeping prefetched results, which need no query)."""
-        return self._replace_shaped(self._same_shape(), result_cache=self._state.result_cache)
+        return self._replace_shaped(self._same_shape(), result_cache=self._raw.result_cache)
 
     def none(self) -> Self:
         """A QuerySet that matches nothing (and never queries for it)."""
@@ -115,6 +129,22 @@ class QuerySet(Generic[M, R]):
         if not args and not kwargs:
             return self._replace_shaped(self._same_shape())
         self._check_not_sliced("filter")
+        raw = self._raw
+        if not args and raw.shape is not None:
+            shaped = shapes.with_filter(raw, negate, kwargs)
+            if shaped is not None:
+                # resolved only if something other than a shaped fetch needs the conditions
+                return self._replace_shaped(
+                    shaped, pending=(*raw.pending, (negate, tuple(kwargs.items())))
+                )
+        where, having, joins = self._conditions(negate, args, kwargs)
+        return self._replace(where=where, having=having, joins=joins)
+
+    def _conditions(
+        self, negate: bool, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]]:
+        """The state's WHERE and HAVING conditions and joins with those of ``filter(*args,
+        **kwargs)`` (``exclude()`` when ``negate``) added."""
         # Each AND-ed part goes to WHERE, or to HAVING when it refers to an
         # aggregate annotation: filter(n__gt=2, title="x") keeps title in WHERE.
         parts = (
@@ -130,12 +160,7 @@ class QuerySet(Generic[M, R]):
             resolver.used_aggregate = False
             condition = resolver.resolve_q(part)
             (having if resolver.used_aggregate else where).append(condition)
-        return self._replace_shaped(
-            shapes.with_filter(self._state, negate, kwargs) if not args else (None, ()),
-            where=tuple(where),
-            having=tuple(having),
-            joins=tuple(resolver.joins.values()),
-        )
+        return tuple(where), tuple(having), tuple(resolver.joins.values())
 
     def filter(self, *args: Any, **kwargs: Any) -> Self:
         """Rows matching all conditions: ``filter(Q(...) | Q(...), name__startswith="A")``."""
@@ -148,11 +173,13 @@ class QuerySet(Generic[M, R]):
     def order_by(self, *fields: Any) -> Self:
         """Order by field names (``"-price"`` descends) or expressions; no argument clears ordering."""
         self._check_not_sliced("reorder")
-        resolver = self._state.resolver()
-        ordering = tuple(resolver.order_term(f) for f in fields)
         by_name = all(type(f) is str for f in fields)
+        # local field names resolve the same before and after pending filters (no join)
+        state = self._raw if by_name and shapes.local_names(self._raw, fields) else self._state
+        resolver = state.resolver()
+        ordering = tuple(resolver.order_term(f) for f in fields)
         return self._replace_shaped(
-            shapes.with_call(self._state, "order_by", fields) if by_name else (None, ()),
+            shapes.with_call(state, "order_by", fields) if by_name else (None, ()),
             ordering=ordering,
             reverse=False,
             joins=tuple(resolver.joins.values()),
@@ -247,7 +274,7 @@ class QuerySet(Generic[M, R]):
         )
 
     def _select(self, names: Sequence[str], kind: str) -> Any:
-        state = self._state
+        state = self._raw if shapes.local_names(self._raw, names) else self._state
         if not names:
             meta = state.model._meta
             names = tuple(f.name for f in meta.concrete_fields) + tuple(
@@ -283,7 +310,7 @@ class QuerySet(Generic[M, R]):
     def __getitem__(self, key: int) -> Coroutine[Any, Any, R]: ...
     def __getitem__(self, key: int | slice) -> Any:
         """``qs[10:20]`` is a QuerySet with LIMIT/OFFSET; ``await qs[3]`` is one object."""
-        state = self._state
+        state = self._raw
         if isinstance(key, slice):
             if key.step not in (None, 1):
                 raise TypeError("QuerySet slicing does not support a step")
@@ -314,7 +341,7 @@ class QuerySet(Generic[M, R]):
     # -- running ----------------------------------------------------------------------------
 
     async def _fetch(self) -> list[R]:
-        state = self._state
+        state = self._raw
         if state.result_cache is not None:
             return list(state.result_cache)
         if state.empty:
@@ -325,6 +352,7 @@ class QuerySet(Generic[M, R]):
             stmt, names, params = shaped
             result = await self._executor.execute(alias, stmt, params)
         else:
+            state = self._state
             columns, names = selected_columns(state)
             stmt = build_select(state, columns).execution_options(**_READS_ROWS)
             result = await self._executor.execute(alias, stmt)
@@ -340,7 +368,7 @@ class QuerySet(Generic[M, R]):
     ) -> list[R]:
         """Rows (with their columns' result ``processors`` still to apply, if any) to
         results, with select_related objects attached and prefetches run."""
-        state = self._state
+        state = self._raw  # none of what is read here depends on the pending filters
         model, kind = state.model, state.result_kind
         with hydrate.collector_paused(len(rows)):
             if state.select_related and kind == MODELS:
@@ -397,7 +425,7 @@ class QuerySet(Generic[M, R]):
         """The one matching row; ``Model.DoesNotExist`` / ``Model.MultipleObjectsReturned`` otherwise."""
         cls = type(self)
         by_pk = (
-            _get_by_pk(self._state, kwargs)
+            _get_by_pk(self._raw, kwargs)
             # a custom QuerySet's own filter() or _fetch() must see the call
             if not args and len(kwargs) == 1 and cls.filter is _FILTER and cls._fetch is _FETCH
             else None
@@ -410,10 +438,10 @@ class QuerySet(Generic[M, R]):
             rows = await self._materialise(names, found, alias, processors)
         else:
             qs = self.filter(*args, **kwargs) if args or kwargs else self
-            if not qs._state.is_sliced:
+            if not qs._raw.is_sliced:
                 # as order_by()[:_GET_LIMIT], so that the shape replays it
                 qs = qs._replace_shaped(
-                    shapes.with_call(qs._state, "order_by", ()),
+                    shapes.with_call(qs._raw, "order_by", ()),
                     ordering=(),
                     reverse=False,
                     high=_GET_LIMIT,
@@ -758,6 +786,25 @@ def _get_by_pk(state: QueryState, kwargs: Mapping[str, Any]) -> tuple[Any, Any, 
 
     stmt, names = writes.cached_statement(table, ("get", model), build)
     return stmt, names, value
+
+
+def _resolve_pending(cls: type[QuerySet[Any, Any]], state: QueryState) -> QueryState:
+    """``state`` with its pending ``filter()`` / ``exclude()`` calls resolved to
+    conditions, in their order, as each call would have resolved them at once (they
+    came before any call that adds a join; the shape stays)."""
+    qs = cls(state.model, state.replace(pending=(), shape=None))
+    where, having, joins = state.where, state.having, state.joins
+    for negate, items in state.pending:
+        where, having, joins = qs._conditions(negate, (), dict(items))
+        qs = cls(state.model, qs._raw.replace(where=where, having=having, joins=joins))
+    return state.replace(
+        where=where,
+        having=having,
+        joins=joins,
+        pending=(),
+        shape=state.shape,
+        shape_values=state.shape_values,
+    )
 
 
 def _describe(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:

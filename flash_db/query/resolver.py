@@ -313,9 +313,9 @@ class Resolver:
         if lookup_cls.takes_iterable:
             value = self._iterable(key, value, field)
             if isinstance(value, list):
-                value = [self._prepare(key, field, v) for v in value]
+                value = [self.prepare(key, field, v) for v in value]
         elif not lookup_cls.accepts_none:
-            value = self._prepare(key, field, self.value(value, field))
+            value = self.prepare(key, field, self.value(value, field))
         condition = lookup_cls(field).as_sql(column, value)
         if negated and (field.null or self.outer) and lookup_cls.lookup_name != "isnull":
             # NOT (x = 1) is NULL, not TRUE, for NULL x; Django's exclude() keeps
@@ -340,7 +340,7 @@ class Resolver:
         return self.base.c[pk].in_(matching)
 
     @staticmethod
-    def _prepare(key: str, field: Field[Any], value: Any) -> Any:
+    def prepare(key: str, field: Field[Any], value: Any) -> Any:
         """A plain value converted to the field's Python type, so it binds with the column's type.
 
         (SQLAlchemy types a bound ``"3.50"`` as VARCHAR even against a NUMERIC

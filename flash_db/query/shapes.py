@@ -89,11 +89,16 @@ def _bindable_field(model: Any, key: str) -> Any:
 
 def with_filter(
     state: QueryState, negate: bool, kwargs: dict[str, Any]
-) -> tuple[tuple[Any, ...] | None, tuple[Any, ...]]:
-    """The shape (or ``None``) and its values after ``filter(**kwargs)`` / ``exclude()``."""
+) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+    """The shape and its values after ``filter(**kwargs)`` / ``exclude()`` (``negate``),
+    or ``None`` when the call cannot be replayed with parameters.
+
+    Each value is converted to its field's Python type here, as resolving the lookup
+    would: an invalid value raises ``FieldError`` at the call, as it does unshaped.
+    """
     shape = state.shape
-    if shape is None:
-        return None, ()
+    if shape is None or state.annotations:
+        return None
     model = state.model
     keys = tuple(sorted(kwargs))  # the order _filter resolves them in
     values = []
@@ -101,16 +106,28 @@ def with_filter(
     for key in keys:
         value = kwargs[key]
         kind = type(value)
-        if kind not in SHAPE_TYPES or _bindable_field(model, key) is None:
-            return None, ()
+        if kind not in SHAPE_TYPES:
+            return None
+        field = _bindable_field(model, key)
+        if field is None:
+            return None
         if kind is bool:
             # SQLAlchemy compares with true() / false(), not a parameter: part of the shape
             kinds.append(value)
         else:
             kinds.append(kind)
-            values.append(value)
+            values.append(Resolver.prepare(key, field, value))
     item = ("filter", negate, keys, tuple(kinds))
     return (*shape, item), (*state.shape_values, *values)
+
+
+def local_names(state: QueryState, names: Any) -> bool:
+    """Whether ``names`` (for ``order_by()`` / ``values()``) resolve the same before and
+    after ``state``'s pending filters: field names of the model itself, no relation path
+    (whose join a filter may have made) and no annotation."""
+    if not state.pending:
+        return True
+    return not state.annotations and all(LOOKUP_SEP not in name for name in names)
 
 
 def with_call(state: QueryState, *item: Any) -> tuple[tuple[Any, ...] | None, tuple[Any, ...]]:
@@ -123,7 +140,7 @@ def with_call(state: QueryState, *item: Any) -> tuple[tuple[Any, ...] | None, tu
 def select(qs: Any) -> tuple[Any, tuple[str, ...], dict[str, Any]] | None:
     """``(statement, names, params)`` to fetch ``qs`` by the statement of its shape, or
     ``None`` (no shape, or one that cannot be parametrised): build it per call."""
-    state: QueryState = qs._state
+    state: QueryState = qs._raw
     model = state.model
     per_model = _SELECTS.get(model)
     if per_model is None:
@@ -136,11 +153,8 @@ def select(qs: Any) -> tuple[Any, tuple[str, ...], dict[str, Any]] | None:
         entry = per_model[key] = _parametrised(qs)
     if entry is None:
         return None
-    stmt, names, fields = entry
-    params = {
-        f"flash_v{n}": field.to_python(value)
-        for n, (field, value) in enumerate(zip(fields, state.shape_values, strict=True))
-    }
+    stmt, names = entry
+    params = {f"flash_v{n}": value for n, value in enumerate(state.shape_values)}
     if state.high is not None:
         params[_LIMIT] = state.high - state.low
     if state.low:
@@ -148,10 +162,10 @@ def select(qs: Any) -> tuple[Any, tuple[str, ...], dict[str, Any]] | None:
     return stmt, names, params
 
 
-def _parametrised(qs: Any) -> tuple[Any, tuple[str, ...], tuple[Any, ...]] | None:
+def _parametrised(qs: Any) -> tuple[Any, tuple[str, ...]] | None:
     """The statement of ``qs``'s shape with parameters for its values, checked against
     the one built from ``qs`` itself; ``None`` if they differ."""
-    state: QueryState = qs._state
+    state: QueryState = qs._state  # its pending filters resolved: the statement per call
     model = state.model
     replay = type(qs)(model)
     fields: list[Any] = []
@@ -186,22 +200,21 @@ def _parametrised(qs: Any) -> tuple[Any, tuple[str, ...], tuple[Any, ...]] | Non
     built_columns, built_names = selected_columns(state)
     if names != built_names:
         return None
-    if not _same(build_select(state, built_columns), stmt, state, fields):
+    if len(fields) != len(state.shape_values):
         return None
-    return stmt.execution_options(**{REUSED: True}), names, tuple(fields)
+    if not _same(build_select(state, built_columns), stmt, state):
+        return None
+    return stmt.execution_options(**{REUSED: True}), names
 
 
 _BIND_NAME = re.compile(r":[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _same(built: Any, template: Any, state: QueryState, fields: list[Any]) -> bool:
+def _same(built: Any, template: Any, state: QueryState) -> bool:
     """Whether ``template`` is ``built`` with its parameters in place of the values."""
     if _BIND_NAME.sub(":?", str(built)) != _BIND_NAME.sub(":?", str(template)):
         return False
-    expected: dict[str, Any] = {
-        f"flash_v{n}": field.to_python(value)
-        for n, (field, value) in enumerate(zip(fields, state.shape_values, strict=True))
-    }
+    expected: dict[str, Any] = {f"flash_v{n}": v for n, v in enumerate(state.shape_values)}
     if state.high is not None:
         expected[_LIMIT] = state.high - state.low
     if state.low:

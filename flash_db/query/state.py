@@ -56,8 +56,13 @@ class QueryState:
     #: the builder calls that made this state, without their values, while each one can
     #: be replayed with parameters (``query.shapes``); ``None`` once one cannot
     shape: tuple[Any, ...] | None = None
-    #: the values of those calls, in order
+    #: the values of those calls, in order (the filters' values as their fields' Python
+    #: type, which is what they bind)
     shape_values: tuple[Any, ...] = ()
+    #: ``filter()`` / ``exclude()`` calls of a shaped state not yet resolved to conditions,
+    #: each ``(negate, ((key, value), …))``: a shaped fetch never needs them, and
+    #: ``QuerySet._state`` resolves them for everything else
+    pending: tuple[tuple[bool, tuple[tuple[str, Any], ...]], ...] = ()
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -93,7 +98,8 @@ class QueryState:
 
 _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(QueryState))
 
-#: every field but the model and the database, with its default: ``Model.objects.all()``
+#: every field but the model, the database and the shape (how the state was built), with
+#: its default: ``Model.objects.all()``
 _UNFILTERED = tuple(
     (f.name, f.default)
     for f in dataclasses.fields(QueryState)

@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from flash_db import F, Q, fields
+from flash_db.exceptions import FieldError
 from flash_db.lookups import Exact
 from flash_db.query import shapes
 from flash_db.testing import count_queries
@@ -202,3 +203,64 @@ async def test_none_and_lists_still_work_without_a_shape(db: str) -> None:
     assert [a.name for a in await Author.objects.filter(email=None)] == ["a"]
     assert [a.name for a in await Author.objects.exclude(email="b@x")] == ["a"]
     assert [a.name for a in await Author.objects.filter(name__in=["a", "b"])] == ["a", "b"]
+
+
+def test_pending_filters_raise_at_the_call() -> None:
+    """A shaped filter is resolved later, but bad input still fails at filter()."""
+    with pytest.raises(FieldError, match="nope"):
+        Author.objects.filter(nope=1)
+    with pytest.raises(FieldError, match="invalid value for id__gte"):
+        Author.objects.filter(id__gte="abc")
+    with pytest.raises(FieldError, match="invalid value for small"):
+        Everything.objects.exclude(small="x")
+    with pytest.raises(TypeError, match="sliced"):
+        Author.objects.all()[:2].filter(name="a")
+    qs = Author.objects.filter(name="a", id__gt=2)
+    assert len(qs._raw.pending) == 1 and qs._raw.where == ()
+    assert len(qs._state.where) == 2 and qs._raw.pending == ()  # resolved once, kept
+
+
+async def test_pending_filters_resolve_for_every_other_use(db: str) -> None:
+    """count(), exists(), update(), delete(), subqueries, sql(), iterator(), joins made
+    after the filter: each sees the conditions the filter would have made at once."""
+    press = await RelPublisher.objects.create(name="press")
+    other = await RelPublisher.objects.create(name="other")
+    for name, publisher in (("ann", press), ("bob", press), ("cy", other)):
+        author = await RelAuthor.objects.create(name=name, publisher=publisher)
+        for n in range(3):
+            await RelBook.objects.create(title=f"{name} {n}", author=author, price=n)
+
+    def pair(**kwargs: Any) -> tuple[Any, Any]:
+        """The same filter shaped (pending) and through Q (resolved at once)."""
+        shaped = RelBook.objects.filter(**kwargs)
+        assert shaped._raw.pending
+        return shaped, RelBook.objects.filter(Q(**kwargs))
+
+    shaped, eager = pair(author__name="ann", price__gte=1)
+    assert await shaped.count() == await eager.count() == 2
+    assert await shaped.exists() and await eager.exists()
+    assert (
+        shaped.order_by("author__name", "title").sql()
+        == eager.order_by("author__name", "title").sql()
+    )
+    assert [b.title for b in await shaped.order_by("-author__name", "title")] == ["ann 1", "ann 2"]
+    assert [b.title async for b in shaped.order_by("title").iterator()] == ["ann 1", "ann 2"]
+    assert [b.title for b in await shaped.select_related("author").order_by("title")] == [
+        "ann 1",
+        "ann 2",
+    ]
+    in_press = RelAuthor.objects.filter(publisher__name="press").values_list("id", flat=True)
+    assert [b.title for b in await RelBook.objects.filter(author__in=in_press, price=2)] == [
+        "ann 2",
+        "bob 2",
+    ]
+    shaped, _ = pair(author__name="bob", price__lt=2)
+    assert await shaped.update(price=7) == 2
+    shaped, _ = pair(author__name="bob", price=7)
+    assert await shaped.delete() == 2
+    assert await RelBook.objects.filter(author__name="bob").count() == 1
+    # exclude() across a reverse relation: authors with no book priced 2
+    assert [a.name for a in await RelAuthor.objects.exclude(books__price=2)] == []
+    assert [a.name for a in await RelAuthor.objects.exclude(books__price=1).order_by("name")] == [
+        "bob"
+    ]
