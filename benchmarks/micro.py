@@ -6,7 +6,10 @@
 1. Building and compiling a typical QuerySet (two lookups, ``order_by``, a
    slice) against the same hand-written SQLAlchemy Core ``select()``, both
    compiled with the PostgreSQL dialect, and both only up to
-   ``_generate_cache_key()`` (what a cached execution pays).
+   ``_generate_cache_key()`` (what a cached execution pays). Then a QuerySet
+   whose shape is cached (``flash_db.query.shapes``: lookups that bind their
+   values as they are): building it and getting its statement and parameters,
+   against building the Core ``select()`` and its cache key.
 2. Hydrating 10,000 rows into model instances against building the dicts or
    tuples SQLAlchemy Core hands out for the same rows.
 
@@ -25,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from workload import Item  # the workload model; micro.py runs beside bench.py
 
+from flash_db.query import shapes
 from flash_db.query.hydrate import instances
 from flash_db.query.state import build_select
 
@@ -41,6 +45,23 @@ def core_select() -> Any:
     return (
         sa.select(TABLE)
         .where(TABLE.c.score >= 10, TABLE.c.name.startswith("item", autoescape=True))
+        .order_by(TABLE.c.created.desc())
+        .limit(20)
+    )
+
+
+def flash_shaped() -> Any:
+    """The statement and parameters a shaped QuerySet runs with."""
+    qs = Item.objects.filter(score__gte=10, category="cat-1").order_by("-created")[:20]
+    found = shapes.select(qs)
+    assert found is not None
+    return found
+
+
+def core_shaped_select() -> Any:
+    return (
+        sa.select(TABLE)
+        .where(TABLE.c.score >= 10, TABLE.c.category == "cat-1")
         .order_by(TABLE.c.created.desc())
         .limit(20)
     )
@@ -80,6 +101,13 @@ def main() -> None:
             "build + compile (PostgreSQL)",
             best(lambda: flash_queryset().compile(dialect=DIALECT), n // 4),
             best(lambda: core_select().compile(dialect=DIALECT), n // 4),
+        )
+    )
+    results.append(
+        (
+            "shaped: build + statement and parameters vs build + _generate_cache_key()",
+            best(flash_shaped, n),
+            best(lambda: core_shaped_select()._generate_cache_key(), n),
         )
     )
 

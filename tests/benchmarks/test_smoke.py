@@ -91,6 +91,7 @@ def test_micro_quick() -> None:
     out = run(str(BENCH / "micro.py"), "--quick")
     assert "| build select |" in out
     assert "| hydrate 10,000 rows: instances vs dicts |" in out
+    assert "| shaped: build + statement and parameters vs build + _generate_cache_key() |" in out
 
 
 #: drops a database, in a subprocess as bench.py runs (the test itself stays sync)
