@@ -56,12 +56,12 @@ MAX_SHAPES = 256
 
 _LIMIT, _OFFSET = "flash_limit", "flash_offset"
 
-#: per model: lookup key -> the field whose ``to_python`` prepares its value, or
-#: ``None`` when the lookup does not bind its value as it is
+#: per model: lookup key -> the field whose ``to_python`` prepares its value (as the
+#: resolver does), or ``None`` when the lookup does not bind its value as it is
 _BINDABLE: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
-#: per model: (shape, offset?, limit?) -> (statement, names, fields of the values), or
-#: ``None`` when the shape failed the check
+#: per model: (QuerySet class, shape, offset?, limit?) -> (statement, names), or ``None``
+#: when the shape failed the check
 _SELECTS: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
 
 
@@ -111,12 +111,15 @@ def with_filter(
         field = _bindable_field(model, key)
         if field is None:
             return None
+        prepared = Resolver.prepare(key, field, value)  # FieldError for a bad value
         if kind is bool:
+            if type(prepared) is not bool:
+                return None  # a boolean the field converts (to 1, say) binds as a value
             # SQLAlchemy compares with true() / false(), not a parameter: part of the shape
-            kinds.append(value)
+            kinds.append(prepared)
         else:
             kinds.append(kind)
-            values.append(Resolver.prepare(key, field, value))
+            values.append(prepared)
     item = ("filter", negate, keys, tuple(kinds))
     return (*shape, item), (*state.shape_values, *values)
 

@@ -51,6 +51,8 @@ def test_builders_keep_or_drop_the_shape() -> None:
         RelBook.objects.select_related("author").filter(title="t"),
         Author.objects.filter(name="a").none(),
         Author.objects.filter(joined__year=2020),
+        # a boolean an integer field converts binds as a value: built per call
+        Everything.objects.filter(small=True),
     ]
     for qs in dropped:
         assert qs._state.shape is None, qs
