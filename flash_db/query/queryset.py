@@ -402,24 +402,36 @@ class QuerySet(Generic[M, R]):
 
     async def count(self) -> int:
         """Number of matching rows (``SELECT COUNT(*)``)."""
-        if self._state.result_cache is not None:
-            return len(self._state.result_cache)
-        if self._state.empty:
+        raw = self._raw
+        if raw.result_cache is not None:
+            return len(raw.result_cache)
+        if raw.empty:
             return 0
+        alias = self._read_alias()
+        shaped = shapes.select(self, shapes.COUNT) if raw.shape else None
+        if shaped is not None:
+            stmt, _, params = shaped
+            return int((await self._executor.execute(alias, stmt, params)).scalar_one())
         stmt = count_select(self._state).execution_options(**_READS_ROWS)
-        return int((await self._executor.execute(self._read_alias(), stmt)).scalar_one())
+        return int((await self._executor.execute(alias, stmt)).scalar_one())
 
     async def exists(self) -> bool:
         """Whether any row matches (``SELECT 1 … LIMIT 1``)."""
-        if self._state.result_cache is not None:
-            return bool(self._state.result_cache)
-        if self._state.empty:
+        raw = self._raw
+        if raw.result_cache is not None:
+            return bool(raw.result_cache)
+        if raw.empty:
             return False
+        alias = self._read_alias()
+        shaped = shapes.select(self, shapes.EXISTS) if raw.shape else None
+        if shaped is not None:
+            stmt, _, params = shaped
+            return (await self._executor.execute(alias, stmt, params)).first() is not None
         state = self._state
         high = state.low + 1 if state.high is None else min(state.high, state.low + 1)
         probe = state.replace(ordering=(), reverse=False, high=high)
         stmt = build_select(probe, [sa.literal_column("1")]).execution_options(**_READS_ROWS)
-        return (await self._executor.execute(self._read_alias(), stmt)).first() is not None
+        return (await self._executor.execute(alias, stmt)).first() is not None
 
     async def get(self, *args: Any, **kwargs: Any) -> R:
         """The one matching row; ``Model.DoesNotExist`` / ``Model.MultipleObjectsReturned`` otherwise."""

@@ -42,9 +42,9 @@ from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter
 
 from ..exceptions import FieldError
-from .executor import REUSED
+from .executor import READS_ROWS, REUSED
 from .resolver import LOOKUP_SEP, Resolver
-from .state import QueryState, build_select, selected_columns
+from .state import QueryState, build_select, count_select, selected_columns
 
 #: value types a shape binds as parameters (never SQL expressions, instances or lists)
 SHAPE_TYPES = frozenset(
@@ -140,38 +140,76 @@ def with_call(state: QueryState, *item: Any) -> tuple[tuple[Any, ...] | None, tu
     return (*state.shape, item), state.shape_values
 
 
-def select(qs: Any) -> tuple[Any, tuple[str, ...], dict[str, Any]] | None:
-    """``(statement, names, params)`` to fetch ``qs`` by the statement of its shape, or
-    ``None`` (no shape, or one that cannot be parametrised): build it per call."""
+#: what a shaped statement is for: rows, ``count()``, ``exists()``
+FETCH, COUNT, EXISTS = "fetch", "count", "exists"
+
+
+def select(
+    qs: Any, purpose: str = FETCH
+) -> tuple[Any, tuple[str, ...], dict[str, Any] | None] | None:
+    """``(statement, names, params)`` to run ``qs`` for ``purpose`` by the statement of
+    its shape, or ``None`` (no shape, or one that cannot be parametrised): build it per
+    call. ``params`` is ``None`` for a shape without values (the statement is then a
+    ``READS_ROWS`` one, run by the plan of its compiled form)."""
     state: QueryState = qs._raw
+    low, high = state.low, state.high
+    if purpose == EXISTS:
+        high = low + 1 if high is None else min(high, low + 1)
+    elif purpose == COUNT and (low or high is not None):
+        return None  # counted over a subquery of the slice: built per call
     model = state.model
     per_model = _SELECTS.get(model)
     if per_model is None:
         per_model = _SELECTS[model] = {}
-    key = (type(qs), state.shape, state.low != 0, state.high is not None)
+    key = (type(qs), purpose, state.shape, low != 0, high is not None)
     entry = per_model.get(key, False)
     if entry is False:
         if len(per_model) >= MAX_SHAPES:
             return None
-        entry = per_model[key] = _parametrised(qs)
+        entry = per_model[key] = _parametrised(qs, purpose, low, high)
     if entry is None:
         return None
     stmt, names = entry
     params = {f"flash_v{n}": value for n, value in enumerate(state.shape_values)}
-    if state.high is not None:
-        params[_LIMIT] = state.high - state.low
-    if state.low:
-        params[_OFFSET] = state.low
-    return stmt, names, params
+    if high is not None:
+        params[_LIMIT] = high - low
+    if low:
+        params[_OFFSET] = low
+    return stmt, names, params or None
 
 
-def _parametrised(qs: Any) -> tuple[Any, tuple[str, ...]] | None:
+def _build(
+    purpose: str, state: QueryState, low: int, high: int | None, parametrised: bool
+) -> tuple[Any, tuple[str, ...]]:
+    """The statement of ``state`` for ``purpose`` and its result names; LIMIT and OFFSET
+    as parameters when ``parametrised``, else as the values ``high - low`` and ``low``."""
+    if purpose == COUNT:
+        return count_select(state), ()
+    if purpose == EXISTS:
+        state = state.replace(ordering=(), reverse=False)
+        columns: Any = [sa.literal_column("1")]
+        names: tuple[str, ...] = ()
+    else:
+        columns, names = selected_columns(state)
+    if not parametrised:
+        return build_select(state.replace(low=low, high=high), columns), names
+    stmt = build_select(state.replace(low=0, high=None), columns)
+    if high is not None:
+        stmt = stmt.limit(sa.bindparam(_LIMIT, type_=sa.Integer(), required=True))
+    if low:
+        stmt = stmt.offset(sa.bindparam(_OFFSET, type_=sa.Integer(), required=True))
+    return stmt, names
+
+
+def _parametrised(
+    qs: Any, purpose: str, low: int, high: int | None
+) -> tuple[Any, tuple[str, ...]] | None:
     """The statement of ``qs``'s shape with parameters for its values, checked against
     the one built from ``qs`` itself; ``None`` if they differ."""
     state: QueryState = qs._state  # its pending filters resolved: the statement per call
     model = state.model
     replay = type(qs)(model)
-    fields: list[Any] = []
+    bound = 0
     try:
         for item in state.shape or ():
             kind = item[0]
@@ -182,8 +220,8 @@ def _parametrised(qs: Any) -> tuple[Any, tuple[str, ...]] | None:
                     if type(kind) is bool:
                         params[key] = kind
                         continue
-                    params[key] = sa.bindparam(f"flash_v{len(fields)}", required=True)
-                    fields.append(_bindable_field(model, key))
+                    params[key] = sa.bindparam(f"flash_v{bound}", required=True)
+                    bound += 1
                 replay = replay._filter(negate, (), params)
             elif kind == "order_by":
                 replay = replay.order_by(*item[1])
@@ -193,35 +231,30 @@ def _parametrised(qs: Any) -> tuple[Any, tuple[str, ...]] | None:
                 return None
     except Exception:  # a call that only works with its real value: build per call
         return None
-    template = replay._state
-    columns, names = selected_columns(template)
-    stmt = build_select(template.replace(low=0, high=None), columns)
-    if state.high is not None:
-        stmt = stmt.limit(sa.bindparam(_LIMIT, type_=sa.Integer(), required=True))
-    if state.low:
-        stmt = stmt.offset(sa.bindparam(_OFFSET, type_=sa.Integer(), required=True))
-    built_columns, built_names = selected_columns(state)
-    if names != built_names:
+    if bound != len(state.shape_values):
         return None
-    if len(fields) != len(state.shape_values):
+    stmt, names = _build(purpose, replay._state, low, high, True)
+    built, built_names = _build(purpose, state, low, high, False)
+    if names != built_names or not _same(built, stmt, state, low, high):
         return None
-    if not _same(build_select(state, built_columns), stmt, state):
-        return None
-    return stmt.execution_options(**{REUSED: True}), names
+    if bound or low or high is not None:
+        return stmt.execution_options(**{REUSED: True}), names
+    # nothing to bind: the compiled form's plan, its cache key memoized on the statement
+    return stmt.execution_options(**{READS_ROWS: True}), names
 
 
 _BIND_NAME = re.compile(r":[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _same(built: Any, template: Any, state: QueryState) -> bool:
+def _same(built: Any, template: Any, state: QueryState, low: int, high: int | None) -> bool:
     """Whether ``template`` is ``built`` with its parameters in place of the values."""
     if _BIND_NAME.sub(":?", str(built)) != _BIND_NAME.sub(":?", str(template)):
         return False
     expected: dict[str, Any] = {f"flash_v{n}": v for n, v in enumerate(state.shape_values)}
-    if state.high is not None:
-        expected[_LIMIT] = state.high - state.low
-    if state.low:
-        expected[_OFFSET] = state.low
+    if high is not None:
+        expected[_LIMIT] = high - low
+    if low:
+        expected[_OFFSET] = low
     ours = [e for e in visitors.iterate(template) if isinstance(e, BindParameter)]
     theirs = [e for e in visitors.iterate(built) if isinstance(e, BindParameter)]
     if len(ours) != len(theirs):

@@ -21,6 +21,7 @@ from flash_db import F, Q, fields
 from flash_db.exceptions import FieldError
 from flash_db.lookups import Exact
 from flash_db.query import shapes
+from flash_db.query.executor import READS_ROWS, REUSED
 from flash_db.testing import count_queries
 
 from ..models import Author, Book, Everything, RelAuthor, RelBook, RelPublisher
@@ -67,7 +68,7 @@ def per_call(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], Any]:
 
     async def run(factory: Callable[[], Any]) -> Any:
         with monkeypatch.context() as patch:
-            patch.setattr(shapes, "select", lambda qs: None)
+            patch.setattr(shapes, "select", lambda qs, purpose=shapes.FETCH: None)
             return await factory()
 
     return run
@@ -195,7 +196,7 @@ async def test_relation_paths_and_custom_querysets(db: str, per_call: Callable[[
     await Book.objects.create(title="dear", price=Decimal("9.00"))
     for _ in range(2):
         assert [b.title for b in await Book.objects.cheap()] == ["cheap"]
-    key = next(k for k in shapes._SELECTS[Book] if k[1] and k[1][0][2] == ("price__lt",))
+    key = next(k for k in shapes._SELECTS[Book] if k[2] and k[2][0][2] == ("price__lt",))
     assert key[0] is type(Book.objects.cheap()) and shapes._SELECTS[Book][key] is not None
 
 
@@ -266,3 +267,39 @@ async def test_pending_filters_resolve_for_every_other_use(db: str) -> None:
     assert [a.name for a in await RelAuthor.objects.exclude(books__price=1).order_by("name")] == [
         "bob"
     ]
+
+
+async def test_count_and_exists_by_shape(db: str, per_call: Callable[[Any], Any]) -> None:
+    await _rows()
+    shapes._SELECTS.pop(Everything, None)
+    objects = Everything.objects
+    for k in range(7):
+        factories = [
+            lambda k=k: objects.filter(small__gte=k).count(),
+            lambda k=k: objects.exclude(level=k).count(),
+            lambda k=k: objects.filter(small__lt=k, flag=True).exists(),
+            lambda k=k: objects.filter(small__gte=k).order_by("small")[1:].exists(),
+            lambda k=k: objects.filter(small__gte=k)[:2].count(),  # a slice: per call
+        ]
+        for factory in factories:
+            assert await factory() == await per_call(factory), (k, factory)
+    assert await objects.filter(small__gte=2).count() == 4
+    assert await objects.filter(small__gte=5).order_by("small")[1:].exists() is False
+    entries = shapes._SELECTS[Everything]
+    purposes = sorted(key[1] for key, entry in entries.items() if entry is not None)
+    assert purposes == ["count", "count", "exists", "exists"], entries
+
+
+async def test_a_shape_without_values_runs_by_its_compiled_form(db: str) -> None:
+    """No values, no slice: nothing to bind, so the statement runs as a READS_ROWS one
+    (the driver path by its compiled form), not through SQLAlchemy's execute."""
+    await _rows()
+    shapes._SELECTS.pop(Everything, None)
+    for _ in range(2):
+        rows = await Everything.objects.filter(flag=True).order_by("-small")
+        assert [r.small for r in rows] == [4, 2, 0]
+        assert await Everything.objects.filter(flag=False).count() == 3
+    found = shapes.select(Everything.objects.filter(flag=True).order_by("-small"))
+    assert found is not None and found[2] is None
+    options = found[0]._execution_options
+    assert options.get(READS_ROWS) and not options.get(REUSED)
