@@ -3,7 +3,7 @@
 ``bench.py --smoke --backend sqlite`` (tiny sizes, one round: a few seconds)
 must finish and print a row for every test, with a figure for every
 implementation that ran; Tortoise ORM either runs or is reported as skipped
-(CI installs ``.[dev]`` only). A second run hides ``tortoise`` to check that
+(CI installs the ``bench`` extra too). A second run hides ``tortoise`` to check that
 skipping path on machines where the ``bench`` extra is installed.
 ``micro.py --quick`` must print its table. On PostgreSQL and MariaDB, a smoke run
 pointed at a database the server lacks creates it (and the test drops it).
