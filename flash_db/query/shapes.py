@@ -1,31 +1,34 @@
 """QuerySet SELECTs cached per *shape*: the builder calls that made them, without their values.
 
 ``Item.objects.filter(flag=True, score__gte=n).order_by("id")[:20]`` is the same
-statement for every ``n``. Building its SQLAlchemy ``Select``, walking it for the
-compiled cache's key and extracting its parameters cost about as much Python as
-running it. A :class:`~flash_db.query.state.QueryState` therefore records its
-*shape* while every builder call that made it is one that can be replayed with
+statement for every ``n``. Building its SQLAlchemy conditions and ``Select``, walking
+it for the compiled cache's key and extracting its parameters cost about as much
+Python as running it. A :class:`~flash_db.query.state.QueryState` therefore records
+its *shape* while every builder call that made it is one that can be replayed with
 parameters in place of values:
 
 - ``filter()`` / ``exclude()`` with keyword lookups only, each a lookup that binds its
-  value as it is (:attr:`~flash_db.Lookup.binds_value`: exact, iexact, gt, gte, lt,
-  lte) on a field path, with a non-``None`` scalar value (:data:`SHAPE_TYPES`);
+  value as it is (:attr:`~flash_db.Lookup.binds_value`: exact, gt, gte, lt, lte) on a
+  field or relation path, with a non-``None`` scalar value (:data:`SHAPE_TYPES`);
 - ``order_by()`` with field names; ``values()`` / ``values_list()``; slicing;
   ``all()``; ``using()``; ``get()``'s own ordering and limit.
 
 Any other call drops the shape (:meth:`QueryState.replace` does unless it is passed on),
-and the QuerySet builds its statement as before. The filter's conditions are still
-built per call: the state keeps them for every other use (``count()``, ``update()``,
-subqueries, ``sql()``), so nothing but the fetch depends on this module.
+and the QuerySet builds its statement as before. A shaped filter is kept *pending*
+(``QueryState.pending``): its values are converted at the call, so bad input fails
+there, but its conditions are built only when something other than a shaped fetch,
+``count()`` or ``exists()`` reads them (``QuerySet._state`` resolves them; ``update()``,
+subqueries and ``sql()`` do).
 
-The first fetch of a shape replays its calls on a new QuerySet with a bound parameter
+The first run of a shape replays its calls on a new QuerySet with a bound parameter
 in place of each value (``flash_v0``, ``flash_v1``, …) and LIMIT / OFFSET as parameters
 (:func:`select`). The statement is kept only if it matches the one built the ordinary
 way from the same call: the same SQL once parameter names are set aside, and each
 parameter standing where the ordinary statement binds the same value with the same
 type. A shape that fails the check is remembered as one to build per call. Statements
-run as :data:`~flash_db.query.executor.REUSED` ones: one plan per statement on the
-driver path, SQLAlchemy's ``execute(statement, params)`` elsewhere.
+with parameters run as :data:`~flash_db.query.executor.REUSED` ones (one plan per
+statement on the driver path, SQLAlchemy's ``execute(statement, params)`` elsewhere),
+those without as :data:`~flash_db.query.executor.READS_ROWS` ones.
 """
 
 from __future__ import annotations
