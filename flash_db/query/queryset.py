@@ -347,7 +347,7 @@ class QuerySet(Generic[M, R]):
         if state.empty:
             return []
         alias = self._read_alias()
-        shaped = shapes.select(self) if state.shape else None
+        shaped = shapes.select(self)
         if shaped is not None:
             stmt, names, params = shaped
             result = await self._executor.execute(alias, stmt, params)
@@ -408,7 +408,7 @@ class QuerySet(Generic[M, R]):
         if raw.empty:
             return 0
         alias = self._read_alias()
-        shaped = shapes.select(self, shapes.COUNT) if raw.shape else None
+        shaped = shapes.select(self, shapes.COUNT)
         if shaped is not None:
             stmt, _, params = shaped
             return int((await self._executor.execute(alias, stmt, params)).scalar_one())
@@ -423,7 +423,7 @@ class QuerySet(Generic[M, R]):
         if raw.empty:
             return False
         alias = self._read_alias()
-        shaped = shapes.select(self, shapes.EXISTS) if raw.shape else None
+        shaped = shapes.select(self, shapes.EXISTS)
         if shaped is not None:
             stmt, _, params = shaped
             return (await self._executor.execute(alias, stmt, params)).first() is not None

@@ -58,6 +58,8 @@ SHAPE_TYPES = frozenset(
 MAX_SHAPES = 256
 
 _LIMIT, _OFFSET = "flash_limit", "flash_offset"
+#: the parameter of a shape's ``n``-th value
+_VALUE = "flash_v{}"
 
 #: per model: lookup key -> the field whose ``to_python`` prepares its value (as the
 #: resolver does), or ``None`` when the lookup does not bind its value as it is
@@ -155,6 +157,8 @@ def select(
     call. ``params`` is ``None`` for a shape without values (the statement is then a
     ``READS_ROWS`` one, run by the plan of its compiled form)."""
     state: QueryState = qs._raw
+    if not state.shape:  # none, or that of ``Model.objects.all()``: nothing to save
+        return None
     low, high = state.low, state.high
     if purpose == EXISTS:
         high = low + 1 if high is None else min(high, low + 1)
@@ -173,12 +177,17 @@ def select(
     if entry is None:
         return None
     stmt, names = entry
-    params = {f"flash_v{n}": value for n, value in enumerate(state.shape_values)}
+    return stmt, names, _params(state.shape_values, low, high) or None
+
+
+def _params(values: tuple[Any, ...], low: int, high: int | None) -> dict[str, Any]:
+    """The parameters of a shape's statement: its values, then LIMIT and OFFSET."""
+    params = {_VALUE.format(n): value for n, value in enumerate(values)}
     if high is not None:
         params[_LIMIT] = high - low
     if low:
         params[_OFFSET] = low
-    return stmt, names, params or None
+    return params
 
 
 def _build(
@@ -223,7 +232,7 @@ def _parametrised(
                     if type(kind) is bool:
                         params[key] = kind
                         continue
-                    params[key] = sa.bindparam(f"flash_v{bound}", required=True)
+                    params[key] = sa.bindparam(_VALUE.format(bound), required=True)
                     bound += 1
                 replay = replay._filter(negate, (), params)
             elif kind == "order_by":
@@ -238,9 +247,10 @@ def _parametrised(
         return None
     stmt, names = _build(purpose, replay._state, low, high, True)
     built, built_names = _build(purpose, state, low, high, False)
-    if names != built_names or not _same(built, stmt, state, low, high):
+    expected = _params(state.shape_values, low, high)
+    if names != built_names or not _same(built, stmt, expected):
         return None
-    if bound or low or high is not None:
+    if expected:
         return stmt.execution_options(**{REUSED: True}), names
     # nothing to bind: the compiled form's plan, its cache key memoized on the statement
     return stmt.execution_options(**{READS_ROWS: True}), names
@@ -249,15 +259,11 @@ def _parametrised(
 _BIND_NAME = re.compile(r":[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _same(built: Any, template: Any, state: QueryState, low: int, high: int | None) -> bool:
-    """Whether ``template`` is ``built`` with its parameters in place of the values."""
+def _same(built: Any, template: Any, expected: dict[str, Any]) -> bool:
+    """Whether ``template`` is ``built`` with its parameters (``expected``: their values)
+    in place of the values."""
     if _BIND_NAME.sub(":?", str(built)) != _BIND_NAME.sub(":?", str(template)):
         return False
-    expected: dict[str, Any] = {f"flash_v{n}": v for n, v in enumerate(state.shape_values)}
-    if high is not None:
-        expected[_LIMIT] = high - low
-    if low:
-        expected[_OFFSET] = low
     ours = [e for e in visitors.iterate(template) if isinstance(e, BindParameter)]
     theirs = [e for e in visitors.iterate(built) if isinstance(e, BindParameter)]
     if len(ours) != len(theirs):
