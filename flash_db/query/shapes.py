@@ -106,16 +106,17 @@ def with_filter(
         return None
     model = state.model
     keys = tuple(sorted(kwargs))  # the order _filter resolves them in
+    fields = []
+    for key in keys:
+        field = _bindable_field(model, key) if type(kwargs[key]) in SHAPE_TYPES else None
+        if field is None:
+            return None  # before converting any value: the resolver converts them again
+        fields.append(field)
     values = []
     kinds: list[Any] = []
-    for key in keys:
+    for key, field in zip(keys, fields, strict=True):
         value = kwargs[key]
         kind = type(value)
-        if kind not in SHAPE_TYPES:
-            return None
-        field = _bindable_field(model, key)
-        if field is None:
-            return None
         prepared = Resolver.prepare(key, field, value)  # FieldError for a bad value
         if kind is bool:
             if type(prepared) is not bool:
