@@ -435,3 +435,16 @@ class TxKeyed(Model):
 
     class Meta:
         table = "tx_keyed"
+
+
+# -- cancellation (tests/integration/test_cancellation.py) ----------------------------------
+
+
+class CancelRow(Model):
+    """A write of the cancellation storm: ``tag`` names the task and the row's place in
+    its group, so the check can tell a whole group from a partial one."""
+
+    tag = fields.CharField(max_length=40)
+
+    class Meta:
+        table = "cancel_rows"
