@@ -34,7 +34,7 @@ from ..models import metadata, registry
 from ..query import Features
 from ..query import install as install_executor
 from ..query.executor import READS_ROWS, REUSED, DriverResult
-from . import _sqlite, config, direct
+from . import _asyncpg, _sqlite, config, direct
 from .context import current, current_transaction
 from .errors import translated
 from .transaction import Atomic
@@ -143,6 +143,8 @@ def _engine_for(url: URL, options: Mapping[str, Any]) -> AsyncEngine:
         kwargs["skip_autocommit_rollback"] = True
     kwargs.update(options)
     kwargs["connect_args"] = _utc_session(url, kwargs.get("connect_args") or {})
+    if url.get_driver_name() == "asyncpg":
+        kwargs["connect_args"] = _asyncpg.connect_args(kwargs["connect_args"])
     try:
         engine = create_async_engine(url, **kwargs)
     except ModuleNotFoundError as exc:
@@ -155,6 +157,8 @@ def _engine_for(url: URL, options: Mapping[str, Any]) -> AsyncEngine:
         raise ConfigurationError(f"bad engine options for {config.mask(url)}: {exc}") from None
     if url.get_backend_name() == "sqlite":
         _sqlite.install(engine.sync_engine)
+    if engine.dialect.driver == "asyncpg":
+        _asyncpg.install(engine.sync_engine)
     return engine
 
 

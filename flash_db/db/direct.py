@@ -61,6 +61,7 @@ from sqlalchemy.util import await_only, greenlet_spawn
 
 from ..query.executor import DriverResult
 from . import _sqlite
+from ._completion import to_completion
 
 #: what a driver call returns: (the result columns' driver type codes or None, rows,
 #: rowcount, lastrowid)
@@ -334,6 +335,12 @@ async def run(
             raise await greenlet_spawn(
                 _failed, engine, fairy, connection, plan, args, error
             ) from error
+        except BaseException:
+            # cancelled mid-statement: what the server did is unknown (asyncpg's lazy
+            # BEGIN may have run without the adapter knowing of it), so the connection
+            # is closed, as SQLAlchemy's execute does; the transaction is lost with it
+            await to_completion(greenlet_spawn(connection.invalidate))
+            raise
     elif (record := lease(engine.pool)) is not None:
         outcome = await _on_lease(driver, engine, record, plan, args)
     else:

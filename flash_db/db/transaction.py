@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
 from ..exceptions import ConfigurationError, DatabaseError, NotSupportedError
 from . import config
+from ._completion import to_completion
 from .context import Transaction, bind, current, current_transaction
 from .errors import translated
 
@@ -142,7 +143,7 @@ class Atomic:
                 if self.read_only:
                     await connection.exec_driver_sql(features.read_only_sql)
         except BaseException:
-            await _discard(connection)
+            await to_completion(_discard(connection))
             raise
         tx = Transaction(
             alias, connection, asyncio.current_task(), level or features.default_isolation
@@ -172,7 +173,9 @@ class Atomic:
             del tx.callbacks[mark:]
             broken, tx.broken = tx.broken, False
             try:
-                await asyncio.shield(_rollback(tx.alias, savepoint))
+                # to its end even if this task is cancelled again: the outer block's
+                # rollback must not run beside it on the same connection
+                await to_completion(_rollback(tx.alias, savepoint))
             except DatabaseError:
                 if exc is None:
                     raise
@@ -187,19 +190,28 @@ class Atomic:
         current.reset(token)
         reset = self.handler[tx.alias].features.read_only_reset_sql if self.read_only else None
         if exc is None and not tx.broken:
-            try:
-                with translated(tx.alias):
-                    await outer.commit()
-            except BaseException:
-                await asyncio.shield(_finish(tx.connection, outer, rollback=True, reset=reset))
-                raise
-            await asyncio.shield(_finish(tx.connection, outer, rollback=False, reset=reset))
-            await _run_callbacks(tx.callbacks)
+            # COMMIT, the connection's return and the on_commit callbacks run to their end
+            # even if the task is cancelled meanwhile (the cancellation is raised after):
+            # a cancelled COMMIT would leave it unknown whether the rows were written, and
+            # a committed transaction always runs its callbacks.
+            await to_completion(_commit(tx, outer, reset))
             return
         # An exception or a cancellation: roll back, even if this task is cancelled again.
-        await asyncio.shield(_finish(tx.connection, outer, rollback=True, reset=reset))
+        await to_completion(_finish(tx.connection, outer, rollback=True, reset=reset))
         if exc is None:
             raise ConfigurationError(_BROKEN)
+
+
+async def _commit(tx: Transaction, outer: AsyncTransaction, reset: str | None) -> None:
+    """COMMIT, return the connection, run the ``on_commit`` callbacks."""
+    try:
+        with translated(tx.alias):
+            await outer.commit()
+    except BaseException:
+        await _finish(tx.connection, outer, rollback=True, reset=reset)
+        raise
+    await _finish(tx.connection, outer, rollback=False, reset=reset)
+    await _run_callbacks(tx.callbacks)
 
 
 async def _rollback(alias: str, transaction: AsyncTransaction) -> None:
