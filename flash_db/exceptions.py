@@ -49,7 +49,8 @@ class ConfigurationError(FlashDBError):
 
 
 class FieldError(FlashDBError):
-    """A query named a field, lookup or annotation that does not exist."""
+    """A query named a field, lookup or annotation that does not exist, or gave one a value
+    it cannot take (``filter(pk="70abc")``, ``price__range=(1,)``)."""
 
 
 class FixtureError(FlashDBError):

@@ -21,6 +21,7 @@ further lookups then apply to: ``published__year__gte=2020``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -29,6 +30,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
+from .exceptions import FieldError
 from .sqltypes import ParameterArray
 
 
@@ -52,6 +54,15 @@ class Lookup:
 
     def __init__(self, field: Any) -> None:
         self.field = field
+
+    @classmethod
+    def check_value(cls, name: str, value: Any) -> None:
+        """Refuse a value this lookup cannot take, with a ``FieldError`` that names
+        ``name`` (the compared path, ``price`` in ``price__range``) and what would do.
+
+        Called with the user's value before it is converted, so the message shows it as
+        given; ``as_sql`` can then rely on its shape. Accepts anything by default.
+        """
 
     def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:  # pragma: no cover
         raise NotImplementedError
@@ -213,7 +224,23 @@ class LessThanOrEqual(Lookup):
         return lhs <= rhs
 
 
-class _InList(sa.sql.expression.ColumnElement[bool]):
+class _Condition(sa.sql.expression.ColumnElement[bool]):
+    """A boolean SQL element compiled per backend (``@compiles``), usable in WHERE and
+    under ``exclude()``."""
+
+    inherit_cache = True
+    type = sa.Boolean()
+    #: a condition, not a boolean value (no ``= 1`` where booleans are integers)
+    _is_implicitly_boolean = True
+
+    def _negate(self) -> Any:
+        # NOT (…), in parentheses whatever NOT's precedence (MySQL's HIGH_NOT_PRECEDENCE)
+        return sa.sql.elements.UnaryExpression(
+            sa.sql.elements.Grouping(self), operator=sa.sql.operators.inv, type_=sa.Boolean()
+        )
+
+
+class _InList(_Condition):
     """``lhs IN (values)``: on PostgreSQL ``lhs = ANY($1::T[])``, one array parameter.
 
     SQLAlchemy expands an IN list into one parameter per value when the statement
@@ -227,9 +254,6 @@ class _InList(sa.sql.expression.ColumnElement[bool]):
     """
 
     inherit_cache = True
-    type = sa.Boolean()
-    #: a condition, not a boolean value (no ``= 1`` where booleans are integers)
-    _is_implicitly_boolean = True
     _traverse_internals = [
         ("lhs", sa.sql.visitors.InternalTraversal.dp_clauseelement),
         ("values", sa.sql.visitors.InternalTraversal.dp_clauseelement),
@@ -240,12 +264,6 @@ class _InList(sa.sql.expression.ColumnElement[bool]):
         # named after the column, as SQLAlchemy names the parameter of lhs.in_(values)
         key = getattr(lhs, "key", None)
         self.values = sa.bindparam(key, values, expanding=True, unique=True, type_=lhs.type)
-
-    def _negate(self) -> Any:
-        # NOT (…), in parentheses whatever NOT's precedence (MySQL's HIGH_NOT_PRECEDENCE)
-        return sa.sql.elements.UnaryExpression(
-            sa.sql.elements.Grouping(self), operator=sa.sql.operators.inv, type_=sa.Boolean()
-        )
 
 
 @compiles(_InList)
@@ -282,9 +300,122 @@ class In(Lookup):
 _POSTGRESQL = PGDialect()
 
 
+# -- JSON equality --------------------------------------------------------------------------
+
+
+class _JSONEquals(_Condition):
+    """``lhs`` and ``rhs`` are the same JSON value: objects whatever the order of their
+    keys, numbers by value (``1`` equals ``1.0``), ``true`` never equal to ``1``, as
+    ``jsonb`` compares them on PostgreSQL.
+
+    A JSONField column is ``json`` on PostgreSQL, which has no ``=`` at all, and text on
+    SQLite and MariaDB, where ``=`` compares spellings (``{"a": 1, "b": 2}`` is not
+    ``{"b": 2, "a": 1}``); each backend gets its own comparison of values.
+    """
+
+    inherit_cache = True
+    _traverse_internals = [
+        ("lhs", sa.sql.visitors.InternalTraversal.dp_clauseelement),
+        ("rhs", sa.sql.visitors.InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, lhs: ColumnElement[Any], rhs: Any) -> None:
+        self.lhs = lhs
+        # bound with the column's JSON type, so that every value (a string, a number)
+        # travels as JSON text, serialised as the column's values were
+        self.rhs = rhs if isinstance(rhs, ColumnElement) else sa.literal(rhs, lhs.type)
+
+
+def _json_nodes(document: str) -> str:
+    """Every node of a JSON document as rows of (path, kind, scalar), SQLite's ``json_tree``;
+    integers and reals are one kind, so that ``1`` and ``1.0`` are the same node."""
+    return (
+        "SELECT fullkey, CASE WHEN type IN ('integer', 'real') THEN 'number' ELSE type END, "
+        f"atom FROM json_tree({document})"
+    )
+
+
+@compiles(_JSONEquals)
+def _json_equals_sqlite(element: _JSONEquals, compiler: Any, **kw: Any) -> str:
+    # SQLite has no JSON comparison: two documents are equal when neither has a node
+    # (path, kind, scalar) the other lacks. Paths name object members by key, so the
+    # order of keys does not count; json_tree reads escapes (\u00e9 is é). SQL NULL
+    # has no nodes at all, so it is tested first, to compare as unknown, as ``=`` does.
+    lhs = compiler.process(element.lhs, **kw)
+    rhs = compiler.process(element.rhs, **kw)
+    left, right = _json_nodes(lhs), _json_nodes(rhs)
+    return (
+        f"(CASE WHEN {lhs} IS NULL OR {rhs} IS NULL THEN NULL "
+        f"ELSE NOT EXISTS ({left} EXCEPT {right}) AND NOT EXISTS ({right} EXCEPT {left}) END)"
+    )
+
+
+@compiles(_JSONEquals, "postgresql")
+def _json_equals_postgresql(element: _JSONEquals, compiler: Any, **kw: Any) -> str:
+    lhs = compiler.process(element.lhs, **kw)
+    rhs = compiler.process(element.rhs, **kw)
+    return f"(CAST({lhs} AS JSONB) = CAST({rhs} AS JSONB))"
+
+
+@compiles(_JSONEquals, "mysql")
+def _json_equals_mysql(element: _JSONEquals, compiler: Any, **kw: Any) -> str:
+    lhs = compiler.process(element.lhs, **kw)
+    rhs = compiler.process(element.rhs, **kw)
+    if compiler.dialect.is_mariadb:
+        # MariaDB's JSON is LONGTEXT with a json_valid check; JSON_EQUALS (10.7+)
+        # compares the values. Compared with 1: as a condition on its own (and under
+        # NOT) MariaDB 10.11 takes its NULL for a NULL document as true.
+        return f"(JSON_EQUALS({lhs}, {rhs}) = 1)"
+    # MySQL's JSON type compares values, once both sides are of it
+    return f"(CAST({lhs} AS JSON) = CAST({rhs} AS JSON))"
+
+
+class JSONExact(Exact):
+    """``exact`` on a JSONField: the stored value equals the given one as JSON."""
+
+    #: the value is bound inside a per-backend comparison, not compared by ``=``
+    binds_value = False
+
+    def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
+        return _JSONEquals(lhs, rhs)
+
+
+class JSONIn(In):
+    """``in`` on a JSONField: the stored value equals one of the given ones as JSON."""
+
+    def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
+        if isinstance(rhs, sa.sql.Select | sa.sql.expression.ScalarSelect):
+            return lhs.in_(rhs)
+        values = list(rhs)
+        if not values:
+            # not SQLAlchemy's empty IN, which compares the column with NULL (PostgreSQL
+            # has no = for json)
+            return sa.false()
+        return sa.or_(*(_JSONEquals(lhs, value) for value in values))
+
+
 class Range(Lookup):
     lookup_name = "range"
     takes_iterable = True
+
+    @classmethod
+    def check_value(cls, name: str, value: Any) -> None:
+        if not isinstance(value, Sequence) or isinstance(value, (str, bytes)) or len(value) != 2:
+            raise FieldError(f"range lookup on {name!r} needs a (low, high) pair, got {value!r}")
+        low, high = value
+        # BETWEEN with a NULL bound matches no row at all: refuse it rather than
+        # return nothing, and name the one-sided lookup that was probably meant.
+        if low is None or high is None:
+            if high is None and low is not None:
+                hint = f"; for no upper bound use {name}__gte={low!r}"
+            elif low is None and high is not None:
+                hint = f"; for no lower bound use {name}__lte={high!r}"
+            else:
+                hint = "; without bounds, leave the filter out"
+            raise FieldError(
+                f"range lookup on {name!r} needs a (low, high) pair without None, "
+                f"got {value!r}{hint}"
+            )
 
     def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
         low, high = rhs
@@ -295,9 +426,15 @@ class IsNull(Lookup):
     lookup_name = "isnull"
     accepts_none = True
 
+    @classmethod
+    def check_value(cls, name: str, value: Any) -> None:
+        if not isinstance(value, bool):
+            raise FieldError(
+                f"isnull lookup on {name!r} takes True or False, got {value!r}; "
+                f"to compare with a value use {name}=value"
+            )
+
     def as_sql(self, lhs: ColumnElement[Any], rhs: Any) -> ColumnElement[bool]:
-        if not isinstance(rhs, bool):
-            raise TypeError("the isnull lookup takes True or False")
         return lhs.is_(None) if rhs else lhs.is_not(None)
 
 
@@ -416,8 +553,12 @@ DEFAULT_LOOKUPS: tuple[type[Lookup], ...] = (
     IRegex,
 )
 
+#: the lookups a JSONField has in place of the default ones of the same name
+JSON_LOOKUPS: tuple[type[Lookup], ...] = (JSONExact, JSONIn)
+
 __all__ = [
     "DEFAULT_LOOKUPS",
+    "JSON_LOOKUPS",
     "ExtractDay",
     "ExtractMonth",
     "ExtractYear",

@@ -290,6 +290,8 @@ class Resolver:
             return self._matching_rows(key, value)
         column, field, rest = self.walk(parts, key)
         lookup_cls: type[Lookup] | None = None
+        # the compared path, for messages: ``price`` of ``price__range``
+        name = key
         for index, part in enumerate(rest):
             transform = field.get_transform(part)
             if transform is not None:
@@ -301,6 +303,7 @@ class Resolver:
                 raise FieldError(f"cannot resolve {key!r}: {field.unknown_lookup(part)}")
             if index != len(rest) - 1:
                 raise FieldError(f"cannot resolve {key!r}: nothing may follow the lookup {part!r}")
+            name = key[: -len(LOOKUP_SEP + part)]
         if lookup_cls is None:
             lookup_cls = field.get_lookup("exact")
             assert lookup_cls is not None
@@ -310,8 +313,9 @@ class Resolver:
                     f"{key}=None: None is only allowed with exact (IS NULL); use {parts[0]}__isnull=True"
                 )
             return column.is_(None)
+        lookup_cls.check_value(name, value)
         if lookup_cls.takes_iterable:
-            value = self._iterable(key, value, field)
+            value = self._iterable(key, name, value, field)
             if isinstance(value, list):
                 value = [self.prepare(key, field, v) for v in value]
         elif not lookup_cls.accepts_none:
@@ -353,13 +357,16 @@ class Resolver:
         except ValidationError as exc:
             raise FieldError(f"invalid value for {key}: {'; '.join(exc.messages)}") from None
 
-    def _iterable(self, key: str, value: Any, field: Field[Any]) -> Any:
+    def _iterable(self, key: str, name: str, value: Any, field: Field[Any]) -> Any:
         if getattr(value, "_as_subquery", None) is not None:
             return value._as_subquery()
         if isinstance(value, sa.sql.Select):
             return value
         if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-            raise FieldError(f"{key} expects a list, tuple or QuerySet, got {type(value).__name__}")
+            raise FieldError(
+                f"{key} expects a list, tuple or QuerySet, got {value!r} "
+                f"({type(value).__name__}); to compare with one value use {name}={value!r}"
+            )
         return [self.value(v, field) for v in value]
 
     def resolve_q(self, q: Any, negated: bool = False) -> ColumnElement[bool]:

@@ -8,10 +8,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 from sqlalchemy.sql.elements import ColumnElement
 
 from flash_db import Lookup, Model, Q, Transform, fields, metadata, registry
 from flash_db.exceptions import FieldError
+from flash_db.lookups import JSONExact, JSONIn
+from flash_db.query.state import build_select
 
 from .helpers import DIALECT_NAMES, compiled, param_values, where
 from .models import Article, Status, Writer
@@ -350,7 +353,7 @@ def test_case_sensitive_like_is_binary_only_on_mysql() -> None:
 
 
 def test_isnull_requires_a_boolean() -> None:
-    with pytest.raises(TypeError, match="True or False"):
+    with pytest.raises(FieldError, match="isnull lookup on 'pages' takes True or False"):
         Article.objects.filter(pages__isnull="yes")
 
 
@@ -389,10 +392,12 @@ def test_none_only_with_exact(key: str) -> None:
         Article.objects.filter(**{key: None})
 
 
-@pytest.mark.parametrize("key", ["title__in", "pages__range"])
+@pytest.mark.parametrize(
+    ("key", "expected"), [("title__in", "list"), ("pages__range", r"\(low, high\) pair")]
+)
 @pytest.mark.parametrize("value", ["abc", b"abc", 5])
-def test_iterable_lookups_refuse_strings_and_scalars(key: str, value: Any) -> None:
-    with pytest.raises(FieldError, match="list"):
+def test_iterable_lookups_refuse_strings_and_scalars(key: str, expected: str, value: Any) -> None:
+    with pytest.raises(FieldError, match=expected):
         Article.objects.filter(**{key: value})
 
 
@@ -500,6 +505,83 @@ def test_gadget_is_registered_on_the_shared_metadata() -> None:
     assert metadata.tables["unit_gadgets"] is Gadget.__table__
     sql, _ = compiled(Gadget.objects.all(), SL)
     assert sql.startswith("SELECT unit_gadgets.id, unit_gadgets.own")
+
+
+# -- JSONField compares JSON values ----------------------------------------------------------
+
+
+class Document(Model):
+    data = fields.JSONField(null=True)
+
+    class Meta:
+        app_label = "unit"
+        table = "unit_documents"
+
+
+#: what ``data = <value>`` compiles to per backend ({lhs} and {rhs}: the two documents)
+JSON_EQUALS = {
+    PG: "(CAST({lhs} AS JSONB) = CAST({rhs} AS JSONB))",
+    "mariadb": "(JSON_EQUALS({lhs}, {rhs}) = 1)",
+    MY: "(CAST({lhs} AS JSON) = CAST({rhs} AS JSON))",
+    SL: (
+        "(CASE WHEN {lhs} IS NULL OR {rhs} IS NULL THEN NULL ELSE "
+        "NOT EXISTS ({nodes_lhs} EXCEPT {nodes_rhs}) AND NOT EXISTS ({nodes_rhs} EXCEPT {nodes_lhs}) "
+        "END)"
+    ),
+}
+
+
+def _json_equals(dialect: str, rhs: str) -> str:
+    def nodes(document: str) -> str:
+        return (
+            "SELECT fullkey, CASE WHEN type IN ('integer', 'real') THEN 'number' ELSE type END, "
+            f"atom FROM json_tree({document})"
+        )
+
+    lhs = "unit_documents.data"
+    return JSON_EQUALS[dialect].format(lhs=lhs, rhs=rhs, nodes_lhs=nodes(lhs), nodes_rhs=nodes(rhs))
+
+
+def _json_where(qs: Any, dialect: str) -> tuple[str, dict[str, Any]]:
+    if dialect != "mariadb":
+        return where(qs, dialect)
+    stmt = build_select(qs._state)
+    result = stmt.compile(dialect=mysql.aiomysql.dialect(is_mariadb=True))
+    return " ".join(str(result).split()).partition(" WHERE ")[2], dict(result.params)
+
+
+@pytest.mark.parametrize("dialect", [PG, "mariadb", MY, SL])
+def test_json_exact_compares_documents(dialect: str) -> None:
+    placeholder = {PG: "$1::JSON", "mariadb": "%s", MY: "%s", SL: "?"}[dialect]
+    sql, params = _json_where(Document.objects.filter(data={"a": [1, 2]}), dialect)
+    assert sql == _json_equals(dialect, placeholder)
+    assert param_values(params) == [{"a": [1, 2]}]
+
+
+@pytest.mark.parametrize("dialect", [PG, "mariadb", MY, SL])
+def test_json_in_is_one_comparison_per_value(dialect: str) -> None:
+    first, second = {PG: ("$1::JSON", "$2::JSON"), SL: ("?", "?")}.get(dialect, ("%s", "%s"))
+    sql, params = _json_where(Document.objects.filter(data__in=[[1], "x"]), dialect)
+    assert sql == f"{_json_equals(dialect, first)} OR {_json_equals(dialect, second)}"
+    assert list(params.values()) == [[1], "x"]
+
+
+@pytest.mark.parametrize(
+    ("dialect", "nothing", "everything"),
+    [(PG, "false", "true"), (MY, "false = 1", "true = 1"), (SL, "0 = 1", "1 = 1")],
+)
+def test_json_in_nothing(dialect: str, nothing: str, everything: str) -> None:
+    """An empty list matches no row (not SQLAlchemy's empty IN, which compares the column
+    with NULL: PostgreSQL has no ``=`` for ``json``); excluding it keeps every row."""
+    assert where(Document.objects.filter(data__in=[]), dialect) == (nothing, {})
+    assert where(Document.objects.exclude(data__in=[]), dialect) == (everything, {})
+
+
+def test_json_lookups_replace_only_exact_and_in() -> None:
+    lookups = fields.JSONField.get_lookups()
+    assert lookups["exact"] is JSONExact and lookups["in"] is JSONIn
+    assert fields.Field.get_lookups()["exact"] is not JSONExact
+    assert lookups["isnull"] is fields.Field.get_lookups()["isnull"]
 
 
 # -- values are converted to the field's type ------------------------------------------------
