@@ -26,7 +26,7 @@ from ..expressions import Expression, Q
 from . import hydrate, shapes, writes
 from .executor import READS_ROWS, Executor, get_executor
 from .prefetch import Prefetch, prefetch_objects
-from .resolver import Annotation
+from .resolver import Annotation, Resolver
 from .state import (
     DICTS,
     FLAT,
@@ -601,9 +601,11 @@ class QuerySet(Generic[M, R]):
         that row is fetched and returned. Without a unique constraint on the
         lookup fields, concurrent calls can create duplicates.
         """
+        model: Any = self.model
+        if defaults:
+            writes.check_defaults(model, defaults, "get_or_create(defaults=...)")
         alias = self._write_alias()
         qs: Any = self.using(alias)
-        model: Any = self.model
         try:
             return await qs.get(**kwargs), False
         except model.DoesNotExist:
@@ -628,9 +630,11 @@ class QuerySet(Generic[M, R]):
         The row is locked (``SELECT … FOR UPDATE``) while it is updated; creation
         is race-safe as in :meth:`get_or_create`.
         """
+        model: Any = self.model
+        if defaults:
+            writes.check_defaults(model, defaults, "update_or_create(defaults=...)")
         alias = self._write_alias()
         qs: Any = self.using(alias)
-        model: Any = self.model
         executor = self._executor
         # Concurrent locking reads of a missing row can deadlock (MySQL's gap locks);
         # the server then aborts one transaction, which is retried when it is ours.
@@ -774,6 +778,9 @@ def _get_by_pk(state: QueryState, kwargs: Mapping[str, Any]) -> tuple[Any, Any, 
 
     The SELECT (``WHERE pk = :flash_pk_ LIMIT 2``) is built once per model: building
     the filter and the statement per call cost ~150 µs, as much as the query itself.
+    The value is converted as ``filter(pk=value)`` converts it (``FieldError`` for a bad
+    one): bound as it is, ``"70abc"`` would find row 70 on MariaDB, which casts the
+    string to a number, and fail with a DataError on PostgreSQL.
     """
     ((key, value),) = kwargs.items()
     model = state.model
@@ -784,6 +791,7 @@ def _get_by_pk(state: QueryState, kwargs: Mapping[str, Any]) -> tuple[Any, Any, 
         or not is_unfiltered(state)
     ):
         return None
+    value = Resolver.prepare(key, pk, value)
     table = model._meta.table
 
     def build() -> Any:

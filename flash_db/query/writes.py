@@ -491,3 +491,23 @@ def check_field_names(model: Any, names: Iterable[str], what: str) -> list[Field
             raise FieldError(f"{what} cannot change the primary key {name!r}")
         result.append(field)
     return result
+
+
+def check_defaults(model: Any, defaults: Iterable[str], what: str) -> None:
+    """Refuse the names in ``defaults`` that building ``model`` would refuse: unknown
+    names and many-to-many relations. ``get_or_create`` and ``update_or_create`` check
+    them before reading the row, since the row they find is changed by ``setattr`` (which
+    takes any name) or not at all, so a misspelt default would otherwise be ignored."""
+    meta = model._meta
+    for name in defaults:
+        if meta.has_field(name):
+            if getattr(meta.get_field(name), "many_to_many", False):
+                raise FieldError(
+                    f"{what}: the many-to-many relation {name!r} cannot be set here; "
+                    f"after the call, await obj.{name}.set([...])"
+                )
+        elif name != "pk" and not isinstance(getattr(model, name, None), property):
+            raise FieldError(
+                f"{what}: unknown field {name!r} on {meta.object_name}; "
+                f"choices: {', '.join(meta.field_names)}"
+            )
