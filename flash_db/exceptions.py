@@ -19,8 +19,8 @@ database error::
     ├── MigrationError              unknown revision, database behind its migrations, bad history
     └── DatabaseError               the database refused a statement (.driver_error keeps the original)
         ├── IntegrityError          unique / foreign key / not null / check constraint violated
-        ├── DataError               value out of range, bad format for the column type
-        ├── OperationalError        database unreachable, connection lost, lock timeout
+        ├── DataError               value out of range, bad format for the column type, bad regex
+        ├── OperationalError        unreachable or starting up, connection lost, pool or lock timeout
         │   └── TransactionConflict deadlock / serialization failure: retry the transaction
         └── ProgrammingError        invalid SQL, missing table (did you run create_all / migrate?)
 
@@ -158,11 +158,14 @@ class IntegrityError(DatabaseError):
 
 
 class DataError(DatabaseError):
-    """A value does not fit its column (out of range, too long, wrong format)."""
+    """A value does not fit its column (out of range, too long, wrong format), or is no
+    valid argument for the operation (a bad regular expression for ``__regex``)."""
 
 
 class OperationalError(DatabaseError):
-    """The database could not be reached, or the connection broke."""
+    """The database could not be reached (refused, starting up), the connection broke,
+    or a wait ran out (no free connection in the pool, a lock): running the statement
+    again later may succeed."""
 
 
 class TransactionConflict(OperationalError):

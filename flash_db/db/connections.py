@@ -36,7 +36,7 @@ from ..query import install as install_executor
 from ..query.executor import READS_ROWS, REUSED, DriverResult
 from . import _asyncpg, _sqlite, config, direct
 from .context import current, current_transaction
-from .errors import translated
+from .errors import register_dbapi, translated
 from .transaction import Atomic
 
 
@@ -157,6 +157,8 @@ def _engine_for(url: URL, options: Mapping[str, Any]) -> AsyncEngine:
         raise ConfigurationError(f"bad engine options for {config.mask(url)}: {exc}") from None
     if url.get_backend_name() == "sqlite":
         _sqlite.install(engine.sync_engine)
+    # a pool checkout raises the driver's own errors, unwrapped: translated() must know them
+    register_dbapi(engine.dialect)
     if engine.dialect.driver == "asyncpg":
         _asyncpg.install(engine.sync_engine)
     return engine
