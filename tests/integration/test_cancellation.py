@@ -31,6 +31,7 @@ from sqlalchemy.pool import NullPool
 
 import flash_db
 from flash_db import atomic, on_commit
+from flash_db.db import transaction
 
 from ..conftest import BACKENDS
 from ..models import CancelRow
@@ -97,19 +98,22 @@ async def durable_tags(backend: str) -> list[str]:
     return list(await CancelRow.objects.values_list("tag", flat=True))
 
 
-def cancel_after(task: asyncio.Task[Any], turns: int) -> None:
-    """Cancel ``task`` after ``turns`` turns of the event loop (0: on the next one)."""
+def after_turns(turns: int, callback: Callable[..., None], *args: Any) -> None:
+    """Call ``callback(*args)`` after ``turns`` turns of the event loop (0: the next)."""
     loop = asyncio.get_running_loop()
 
     def step(left: int) -> None:
-        if task.done():
-            return
         if left <= 0:
-            task.cancel()
+            callback(*args)
         else:
             loop.call_soon(step, left - 1)
 
     loop.call_soon(step, turns)
+
+
+def cancel(task: asyncio.Task[Any]) -> None:
+    if not task.done():
+        task.cancel()
 
 
 @dataclass
@@ -191,9 +195,9 @@ async def storm(ledger: Ledger, seed: int, tasks: int, wave: int) -> None:
                 job = plain(ledger, f"s{seed}p{i}")
             task = asyncio.create_task(job)
             if rng.random() < 0.85:
-                cancel_after(task, rng.randrange(0, 60))
+                after_turns(rng.randrange(0, 60), cancel, task)
                 if rng.random() < 0.2:  # cancelled again, e.g. while it rolls back
-                    cancel_after(task, rng.randrange(0, 80))
+                    after_turns(rng.randrange(0, 80), cancel, task)
             running.append(task)
         done, pending = await asyncio.wait(running, timeout=10)
         assert not pending, f"{len(pending)} tasks still running 10 s after their wave"
@@ -238,16 +242,59 @@ async def test_cancelled_lazy_begin_loses_no_later_write(db: str, path: str) -> 
 
 
 async def test_cancellation_at_each_await_point(
-    db: str, path: str, caplog: pytest.LogCaptureFixture
+    db: str, path: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same group cancelled after 0, 1, 2 … event-loop turns, then after a delay
     growing in small steps (while the loop waits on I/O it turns only as events come)
     to past the group's run time, so that the cancellation lands on every await point
     of the group in turn; the phases reached show that checkout, statements, the
-    savepoint, its release, COMMIT and the on_commit callback were each hit."""
+    savepoint, its release, COMMIT and the on_commit callback were each hit. Every
+    other run is cancelled a second time a little later, and the ROLLBACK that the
+    first cancellation started is seen to take some of those (a hook on atomic()'s
+    clean-up tells when it runs)."""
     caplog.set_level(logging.ERROR, logger="asyncio")
     ledger = Ledger()
     phases: list[str] = []
+    rolling_back = 0  # atomic()'s clean-ups (savepoint or outer rollback) running now
+    real_finish = transaction._finish
+
+    async def finish(*args: Any, **kwargs: Any) -> None:
+        nonlocal rolling_back
+        rolling_back += 1
+        try:
+            await real_finish(*args, **kwargs)
+        finally:
+            rolling_back -= 1
+
+    real_rollback = transaction._rollback
+
+    async def rollback(*args: Any, **kwargs: Any) -> None:
+        nonlocal rolling_back
+        rolling_back += 1
+        try:
+            await real_rollback(*args, **kwargs)
+        finally:
+            rolling_back -= 1
+
+    monkeypatch.setattr(transaction, "_finish", finish)
+    monkeypatch.setattr(transaction, "_rollback", rollback)
+
+    def cancel_in_phase(task: asyncio.Task[Any], reached: list[str], again: int | None) -> None:
+        """Cancel ``task``, noting the phase it is in; with ``again``, cancel it once more
+        that many turns of the loop later, noting whether atomic() was cleaning up."""
+        if task.done():
+            return
+        phases.append(reached[-1] if reached else "before start")
+        task.cancel()
+        if again is not None:
+            after_turns(again, cancel_again, task)
+
+    def cancel_again(task: asyncio.Task[Any]) -> None:
+        if not task.done():
+            if rolling_back:
+                phases.append("rollback")
+            task.cancel()
+
     async with pool(db, path, pool_size=2, max_overflow=0):
 
         async def job(name: str, phase: Callable[[str], None]) -> None:
@@ -259,12 +306,17 @@ async def test_cancellation_at_each_await_point(
                 async with atomic():
                     await CancelRow.objects.create(tag=f"{name}:b")
                     on_commit(lambda: ledger.callbacks.append(f"{name}:b"))
+                    phase("savepoint work")
+                    await asyncio.sleep(0.0005)  # the application awaits something else
                     phase("savepoint release")
+                phase("other work")
+                await asyncio.sleep(0.0005)  # the application awaits something else
                 phase("second statement")
                 await CancelRow.objects.create(tag=f"{name}:c")
 
                 async def committed() -> None:
-                    await asyncio.sleep(0)
+                    phase("on_commit")
+                    await asyncio.sleep(0.0005)  # e.g. a message sent to a queue
                     ledger.callbacks.append(name)
 
                 on_commit(committed)
@@ -272,8 +324,9 @@ async def test_cancellation_at_each_await_point(
             phase("done")
             ledger.acked.add(name)
 
-        points = {"checkout", "first statement", "savepoint", "savepoint release"}
-        points |= {"second statement", "commit"}
+        points = {"checkout", "first statement", "savepoint", "savepoint work"}
+        points |= {"savepoint release", "other work", "second statement", "commit"}
+        points |= {"on_commit", "rollback"}
         loop = asyncio.get_running_loop()
         started = loop.time()
         ledger.groups["warm-up"] = False
@@ -292,20 +345,21 @@ async def test_cancellation_at_each_await_point(
             # first after 0, 1, 2 … turns of the loop, then after a delay that grows to
             # past an uncancelled group's run time in 200 steps, and again
             if run < 20:
-                cancel_after(task, run)
+                after_turns(run, cancel_in_phase, task, reached, None)
             else:
-                loop.call_later(((run - 20) % 240) * took / 200, task.cancel)
+                delay = ((run - 20) % 240) * took / 200
+                again = run % 5 if run % 2 else None
+                loop.call_later(delay, cancel_in_phase, task, reached, again)
             try:
                 await asyncio.wait_for(asyncio.shield(task), 10)
             except asyncio.CancelledError:
                 assert task.cancelled()
-            if task.cancelled():
-                phases.append(reached[-1] if reached else "before start")
             assert connections["default"].engine.pool.checkedout() == 0  # type: ignore[attr-defined]
             during_commit = any(
                 n in ledger.callbacks and n not in ledger.acked for n in ledger.groups
             )
-            if points <= set(phases) and during_commit and not task.cancelled():
+            hit = {point for point in points if phases.count(point) >= 3}
+            if hit == points and during_commit and not task.cancelled():
                 break
         assert await open_transactions(db) == 0
     verify(ledger, await durable_tags(db))
