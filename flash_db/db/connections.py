@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -25,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, CursorResult, Dialect, Engine, Row
 from sqlalchemy.engine.default import DefaultDialect
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import Executable
 from sqlalchemy.util import greenlet_spawn
 
@@ -35,9 +36,10 @@ from ..query import Features
 from ..query import install as install_executor
 from ..query.executor import READS_ROWS, REUSED, DriverResult
 from . import _asyncpg, _sqlite, config, direct
+from ._completion import to_completion
 from .context import current, current_transaction
 from .errors import register_dbapi, translated
-from .transaction import Atomic
+from .transaction import Atomic, discard
 
 
 @dataclass
@@ -170,6 +172,39 @@ def _execute_autocommit(engine: Engine, statement: Executable, params: Any) -> A
     it outlives the connection's return to the pool."""
     with engine.connect() as conn:
         return conn.execute(statement, params)
+
+
+async def _open_stream(conn: AsyncConnection, statement: Executable, interruptible: bool) -> Any:
+    """``conn.stream(statement)``; where statements are not ``interruptible`` it runs to
+    its end, and a result opened for a task cancelled meanwhile is closed again."""
+    if interruptible:
+        return await conn.stream(statement)
+    opening = asyncio.ensure_future(conn.stream(statement))
+    try:
+        return await to_completion(opening)
+    except asyncio.CancelledError:
+        if not opening.cancelled() and opening.exception() is None:
+            await to_completion(_close_quietly(opening.result()))
+        raise
+
+
+async def _close_quietly(result: Any) -> None:
+    try:
+        await result.close()
+    except Exception:
+        pass
+
+
+async def _release(conn: AsyncConnection) -> None:
+    """Return a stream's connection to the pool, or discard it if that fails."""
+    with warnings.catch_warnings():
+        # aiomysql drains an abandoned server-side cursor when the pool resets the
+        # connection, and warns about it; draining is what we want.
+        warnings.filterwarnings("ignore", "Previous unbuffered result")
+        try:
+            await conn.close()
+        except Exception:
+            await discard(conn)
 
 
 def allow_migrate(routers: Sequence[Any], alias: str, model: Any) -> bool:
@@ -390,9 +425,10 @@ class ConnectionHandler:
         statement = statement.execution_options(yield_per=chunk_size)
         tx = current_transaction(alias)
         if tx is not None:
+            interruptible = self[alias].features.statements_interruptible
             with translated(alias):
-                result = await tx.connection.stream(statement)
-            async for chunk in self._partitions(alias, result, chunk_size):
+                result = await _open_stream(tx.connection, statement, interruptible)
+            async for chunk in self._partitions(alias, result, chunk_size, interruptible):
                 yield chunk
             return
         database = self[alias]
@@ -406,35 +442,39 @@ class ConnectionHandler:
                         isolation_level=database.features.default_isolation
                     )
                     await conn.begin()
+            interruptible = database.features.statements_interruptible
             with translated(alias):
-                result = await conn.stream(statement)
-            async for chunk in self._partitions(alias, result, chunk_size):
+                result = await _open_stream(conn, statement, interruptible)
+            async for chunk in self._partitions(alias, result, chunk_size, interruptible):
                 yield chunk
         finally:
-            with warnings.catch_warnings():
-                # aiomysql drains an abandoned server-side cursor when the pool
-                # resets the connection, and warns about it; draining is what we want.
-                warnings.filterwarnings("ignore", "Previous unbuffered result")
-                await conn.close()
+            # to its end even if the task is cancelled again, so that the connection is
+            # back in the pool (or discarded) when the loop is left
+            await to_completion(_release(conn))
 
     @staticmethod
     async def _partitions(
-        alias: str, result: Any, chunk_size: int
+        alias: str, result: Any, chunk_size: int, interruptible: bool
     ) -> AsyncIterator[Sequence[Row[Any]]]:
         iterator = result.partitions(chunk_size).__aiter__()
         try:
             while True:
                 with translated(alias):
                     try:
-                        chunk = await iterator.__anext__()
+                        fetched = iterator.__anext__()
+                        chunk = await (fetched if interruptible else to_completion(fetched))
                     except StopAsyncIteration:
-                        return
+                        break
                 yield chunk
-        finally:
-            # Closing the result discards unread rows of a server-side cursor
-            # (an abandoned loop), so the connection goes back to the pool clean.
-            with translated(alias):
-                await result.close()
+        except BaseException:
+            # An error, a cancellation or an abandoned loop (GeneratorExit): closing the
+            # result discards the unread rows of a server-side cursor, so the connection
+            # goes back to the pool clean; if that fails too, the first error is the one
+            # to report, and the connection's return (or its atomic()) discards it.
+            await to_completion(_close_quietly(result))
+            raise
+        with translated(alias):
+            await result.close()
 
     def in_transaction(self, alias: str) -> bool:
         return current_transaction(alias) is not None

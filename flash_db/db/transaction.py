@@ -143,7 +143,7 @@ class Atomic:
                 if self.read_only:
                     await connection.exec_driver_sql(features.read_only_sql)
         except BaseException:
-            await to_completion(_discard(connection))
+            await to_completion(discard(connection))
             raise
         tx = Transaction(
             alias, connection, asyncio.current_task(), level or features.default_isolation
@@ -240,10 +240,10 @@ async def _finish(
             await connection.exec_driver_sql(reset)
         await connection.close()
     except Exception:
-        await _discard(connection)
+        await discard(connection)
 
 
-async def _discard(connection: AsyncConnection) -> None:
+async def discard(connection: AsyncConnection) -> None:
     """Drop a connection whose state is unknown, so the pool never hands it out again."""
     try:
         await connection.invalidate()

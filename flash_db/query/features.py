@@ -30,6 +30,10 @@ class Features:
     upsert_style: str
     #: streaming results needs a transaction (server-side cursors on PostgreSQL)
     stream_needs_transaction: bool
+    #: a cancelled task's await can stop the statement it waits on; SQLite's run to their
+    #: end on aiosqlite's thread whatever the task does, so a stream's fetch is left to
+    #: finish (cutting it short closed the connection under its open cursor)
+    statements_interruptible: bool
     #: the isolation level a transaction gets when none is asked for
     default_isolation: str
     #: makes the transaction just begun read-only (``atomic(read_only=True)``)
@@ -63,6 +67,7 @@ class Features:
             insert_from_arrays=name == "postgresql",
             upsert_style="on_duplicate_key" if name == "mysql" else "on_conflict",
             stream_needs_transaction=name == "postgresql",
+            statements_interruptible=name != "sqlite",
             default_isolation={
                 "postgresql": "READ COMMITTED",
                 "mysql": "REPEATABLE READ",

@@ -65,11 +65,12 @@ async def open_transactions(backend: str) -> int:
     flash_db's pool (run while that pool is still open)."""
     url = BACKENDS[backend][0]
     if backend == "sqlite":
-        # SQLite has no session list: a session left in its BEGIN IMMEDIATE holds the
-        # database's write lock, so another connection cannot take it.
+        # SQLite has no session list: a session left in a transaction (or a statement
+        # left unfinished) holds a lock on the database, so another connection cannot
+        # take the exclusive one.
         raw = sqlite3.connect(url.split("///", 1)[1], timeout=0)
         try:
-            raw.execute("BEGIN IMMEDIATE")
+            raw.execute("BEGIN EXCLUSIVE")
             raw.rollback()
             return 0
         except sqlite3.OperationalError:
@@ -402,3 +403,47 @@ async def test_cancellation_storm(
     ledger.groups.update(quiet.groups)
     verify(ledger, await durable_tags(db))
     assert never_retrieved(caplog) == []
+
+
+# -- streaming -----------------------------------------------------------------------------
+
+
+async def test_cancelled_iterator_returns_its_connection(db: str, path: str) -> None:
+    """A task cancelled while it streams rows (``iterator()``: a server-side cursor in a
+    transaction of its own on PostgreSQL, an unbuffered result on MariaDB) gives its
+    connection back clean, at every await point of the loop, and again when cancelled
+    a second time while the stream closes."""
+    await CancelRow.objects.bulk_create([CancelRow(tag=f"r{i}") for i in range(40)])
+    async with pool(db, path, pool_size=2, max_overflow=0):
+        seen: list[int] = []
+
+        async def reader() -> None:
+            count = 0
+            async for _row in CancelRow.objects.order_by("id").iterator(chunk_size=7):
+                count += 1
+                await asyncio.sleep(0)  # the application's own work per row
+            seen.append(count)
+
+        for turns in range(0, 3000, 3):
+            task = asyncio.create_task(reader())
+            after_turns(turns, cancel, task)
+            if turns % 2:  # and again, e.g. while the stream closes
+                after_turns(turns + turns % 5, cancel, task)
+            await asyncio.wait({task}, timeout=10)
+            assert task.done()
+            assert task.cancelled() or task.exception() is None
+            # an abandoned `async for` leaves its generator to the loop's finalizer, which
+            # closes it (and returns the stream's connection) in a task of its own
+            del task
+            pool_ = connections["default"].engine.pool
+            for _ in range(200):
+                if pool_.checkedout() == 0:  # type: ignore[attr-defined]
+                    break
+                await asyncio.sleep(0.01)
+            assert pool_.checkedout() == 0, f"cancelled after {turns} turns: connection kept"  # type: ignore[attr-defined]
+            assert await open_transactions(db) == 0, f"cancelled after {turns} turns: locked"
+            if seen:
+                break
+        assert await open_transactions(db) == 0
+        assert 40 in seen, "no run streamed to its end: the sweep stopped too early"
+        assert await CancelRow.objects.count() == 40
