@@ -35,7 +35,7 @@ from ..models import metadata, registry
 from ..query import Features
 from ..query import install as install_executor
 from ..query.executor import READS_ROWS, REUSED, DriverResult
-from . import _asyncpg, _sqlite, config, direct
+from . import _asyncpg, _liveness, _sqlite, config, direct
 from ._completion import to_completion
 from .context import current, current_transaction
 from .errors import register_dbapi, translated
@@ -163,6 +163,8 @@ def _engine_for(url: URL, options: Mapping[str, Any]) -> AsyncEngine:
     register_dbapi(engine.dialect)
     if engine.dialect.driver == "asyncpg":
         _asyncpg.install(engine.sync_engine)
+    if url.get_backend_name() != "sqlite":
+        _liveness.install(engine.sync_engine)
     return engine
 
 

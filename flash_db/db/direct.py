@@ -60,7 +60,7 @@ from sqlalchemy.sql.compiler import WARN_LINTING
 from sqlalchemy.util import await_only, greenlet_spawn
 
 from ..query.executor import DriverResult
-from . import _sqlite
+from . import _liveness, _sqlite
 from ._completion import to_completion
 
 #: what a driver call returns: (the result columns' driver type codes or None, rows,
@@ -367,15 +367,17 @@ def leasable(pool: Any) -> Any | None:
     """The idle connection record ``pool.connect()`` would hand out next, when that
     needs no I/O and so no greenlet; else ``None``.
 
-    That is: an ``AsyncAdaptedQueuePool`` with no checkout, checkin or reset listener,
-    no pre-ping and no debug logging, whose next idle record (the queue's head, or
-    its tail for ``pool_use_lifo``) is open, not invalidated or soft-invalidated, not
-    due for recycling and has no finalize callbacks. Any other case goes through
+    That is: an ``AsyncAdaptedQueuePool`` with no checkout listener but flash_db's
+    liveness check (``db._liveness``), no checkin or reset listener, no pre-ping and
+    no debug logging, whose next idle record (the queue's head, or its tail for
+    ``pool_use_lifo``) is open (also as far as the server is concerned), not
+    invalidated or soft-invalidated, not due for recycling and has no finalize
+    callbacks. Any other case goes through
     SQLAlchemy's checkout in the greenlet."""
     if (
         type(pool) is not AsyncAdaptedQueuePool
         or pool._pre_ping
-        or pool.dispatch.checkout
+        or not _liveness.only_check(pool.dispatch.checkout)
         or pool.dispatch.checkin
         or pool.dispatch.reset
     ):
@@ -390,6 +392,7 @@ def leasable(pool: Any) -> Any | None:
     recycle = pool._recycle
     if (
         record.dbapi_connection is None
+        or _liveness.peer_closed(record.dbapi_connection)  # the checkout replaces it
         or record.finalize_callback
         or pool._invalidate_time > start
         or record._soft_invalidate_time > start

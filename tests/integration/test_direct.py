@@ -181,9 +181,8 @@ async def test_a_dropped_connection_is_replaced(db: str) -> None:
     try:
         # every pooled connection of the test database dies
         await terminate("datname = current_database() AND pid <> pg_backend_pid()")
-        # the pooled connection is dead: one clear error, then a fresh connection
-        with pytest.raises(OperationalError, match="database error on 'default'"):
-            await Author.objects.get(pk=author.pk)
+        # the pool saw the server close its idle connection and replaces it at checkout
+        # (db._liveness): the next statement just works, on the driver path too
         assert (await Author.objects.get(pk=author.pk)).name == "Ann"
         assert checked_out() == 0
     finally:

@@ -169,21 +169,45 @@ async def _end_session_of_default(backend: str) -> None:
 
 
 @pytest.mark.parametrize("operation", list(OPERATIONS))
-async def test_terminated_connection(db: str, operation: str) -> None:
-    """The next statement on the pooled connection whose session the server ended is an
-    OperationalError; the one after it gets a new connection, with no reconnect call.
-    MariaDB's ``atomic()`` failed first in ``execution_options(isolation_level=…)``, which
-    raised PyMySQL's OperationalError 2013 unwrapped."""
+async def test_idle_connection_the_server_ended_is_replaced(db: str, operation: str) -> None:
+    """The server ended the session of the pool's idle connection (a restart, an idle
+    timeout, a killed session): the next statement runs on a new connection, with no
+    error and no reconnect call; the pool saw the server's goodbye and replaced the
+    connection at checkout, with no round trip. (MariaDB's ``atomic()`` failed first
+    in ``execution_options(isolation_level=…)``, with PyMySQL's 2013 unwrapped.)"""
     if db == "sqlite":
         pytest.skip("SQLite has no server session to end")
     async with connected(db, pool_size=1, max_overflow=0):
         await _end_session_of_default(db)
+        await OPERATIONS[operation]()
+        assert checked_out() == 0
+        assert await Author.objects.count() >= 0
+        assert checked_out() == 0
+
+
+async def test_connection_lost_mid_statement(db: str) -> None:
+    """The server ends the session while it runs a statement: an OperationalError that
+    says the connection was lost (retry-safe to classify); the next statement gets a
+    new connection, with no reconnect call."""
+    if db == "sqlite":
+        pytest.skip("SQLite has no server session to end")
+    own = flash_db.connections.execute
+    sleep, whoami = {
+        "postgresql": ("SELECT pg_sleep(5)", "SELECT pg_backend_pid()"),
+        "mysql": ("SELECT SLEEP(5)", "SELECT CONNECTION_ID()"),
+    }[db]
+    async with connected(db, pool_size=1, max_overflow=0):
+        pid = int((await own("default", sa.text(whoami))).scalar_one())
+        running = asyncio.create_task(own("default", sa.text(sleep)))
+        await asyncio.sleep(0.3)  # the statement is running on the server
+        end = f"SELECT pg_terminate_backend({pid})" if db == "postgresql" else f"KILL {pid}"
+        await own("other", sa.text(end))
         with pytest.raises(OperationalError) as info:
-            await OPERATIONS[operation]()
+            await running
         _assert_clean(info.value, db, OperationalError)
         assert "the connection to the server was lost" in str(info.value)
         assert checked_out() == 0
-        await OPERATIONS[operation]()
+        assert await Author.objects.count() == 0
         assert checked_out() == 0
 
 
