@@ -1,0 +1,1 @@
+"""Server-fault tests: private database servers killed and restarted under load."""
