@@ -34,7 +34,8 @@ def peer_closed(dbapi_connection: Any) -> bool:
         return bool(is_closed())
     reader = getattr(driver, "_reader", None)  # aiomysql
     if reader is not None:
-        return bool(reader.at_eof())
+        # a clean close is end-of-file; a reset sets the reader's exception instead
+        return bool(reader.at_eof()) or reader.exception() is not None
     return False
 
 

@@ -285,10 +285,17 @@ def register_dbapi(dialect: Dialect) -> None:
     for every engine flash_db creates.
     """
     global _dbapi_errors
-    base = dialect.loaded_dbapi.Error
-    if base not in _DIALECTS:
-        _DIALECTS[base] = dialect
-        _dbapi_errors = tuple(_DIALECTS)
+    bases: list[type[Exception]] = [dialect.loaded_dbapi.Error]
+    if dialect.driver == "asyncpg":
+        # asyncpg's own exceptions reach a pool checkout unwrapped too: SQLAlchemy sets
+        # a new connection up (its JSON codecs) on the raw asyncpg connection, and
+        # SQLAlchemy 2.0's adapter does not translate errors of the connect itself
+        import asyncpg
+
+        bases += [asyncpg.PostgresError, asyncpg.InterfaceError]
+    for base in bases:
+        _DIALECTS.setdefault(base, dialect)
+    _dbapi_errors = tuple(_DIALECTS)
 
 
 def _wrapped(error: BaseException) -> sa_exc.DBAPIError:
@@ -299,6 +306,9 @@ def _wrapped(error: BaseException) -> sa_exc.DBAPIError:
         lost = bool(dialect.is_disconnect(error, None, None))  # type: ignore[arg-type]
     except Exception:
         lost = False  # a dialect's check that needs a connection: not known to be lost
+    if not isinstance(error, dialect.loaded_dbapi.Error):
+        # a native asyncpg error: the dialect's check knows only its adapter's classes
+        lost = lost or "connection is closed" in str(error)
     wrapped = sa_exc.DBAPIError.instance(
         None, None, error, base, connection_invalidated=lost, dialect=dialect
     )

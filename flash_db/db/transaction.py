@@ -238,6 +238,16 @@ async def _finish(
             await transaction.rollback()
         if reset:
             await connection.exec_driver_sql(reset)
+        sync = connection.sync_connection
+        if sync is not None and "isolation_level" in sync.get_execution_options():
+            # __aenter__ took the connection out of the engine's AUTOCOMMIT. SQLAlchemy
+            # would restore it in a callback that the pool runs as it takes the
+            # connection back, outside its own error handling: when that fails (MySQL's
+            # SET AUTOCOMMIT=1 to a server that just died) the pool slot is lost for
+            # good, and the closed Connection can no longer be invalidated. Restored
+            # here, a failure is still ours to discard; and the pool then sees an
+            # autocommit connection, with no ROLLBACK to send.
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
         await connection.close()
     except Exception:
         await discard(connection)

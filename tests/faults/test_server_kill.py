@@ -58,31 +58,6 @@ AFTER_RESTART = 5
 DOWN_SECONDS = 0.5
 
 
-#: bugs reported with issue 16 (root cause and proposed patch in the report of the
-#: fault tests), as strict xfail reasons: the test must fail until the fix lands
-MARIADB_SLOT_LEAK = (
-    "issue 16 item 3: returning a connection to the pool after atomic() resets its "
-    "isolation level (SQLAlchemy's finalize callback of execution_options(isolation_level=)), "
-    "on MySQL a SET AUTOCOMMIT=1 round trip; on a dead server it raises 2013 inside "
-    "_ConnectionRecord.checkin() before pool._return_conn(), and atomic()'s discard "
-    "cannot invalidate the closed Connection (ResourceClosedError): the slot is lost"
-)
-
-RAW_ASYNCPG = (
-    "issue 16: SQLAlchemy's asyncpg dialect sets up a new connection (set_type_codec for "
-    "json/jsonb) on the asyncpg connection itself, outside its adapter's error translation: "
-    "a server that dies then raises asyncpg's own InterfaceError out of the pool checkout, "
-    "which translated() lets through untranslated"
-)
-
-RAW_CANNOT_CONNECT = (
-    "issue 16, SQLAlchemy 2.0 only: its asyncpg adapter's connect() does not translate "
-    "asyncpg's errors (2.1's does), so asyncpg's own CannotConnectNowError comes out of the "
-    "pool checkout, and translated() knows only the adapter's DB-API errors"
-)
-SQLALCHEMY = tuple(int(part) for part in sa.__version__.split(".")[:2])
-
-
 @dataclass
 class Seen:
     """An exception a writer got."""
@@ -212,12 +187,6 @@ class Crash:
             self.killed.set()
 
 
-def mariadb_slot_leak(server: PrivateServer, request: pytest.FixtureRequest) -> None:
-    """Marks the running test as the reported MariaDB slot leak (strict: it must fail)."""
-    if server.name == "mariadb":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=MARIADB_SLOT_LEAK))
-
-
 def origin(error: BaseException) -> str:
     """Where ``error`` was raised: its innermost frame and the innermost frame of
     flash_db, which is where it should have been translated."""
@@ -327,7 +296,6 @@ async def test_acknowledged_writes_survive_a_server_crash(
     models: FaultModels,
     path: str,
     monkeypatch: pytest.MonkeyPatch,
-    request: pytest.FixtureRequest,
 ) -> None:
     """A steady load of creates and atomic groups through a crash and restart: zero
     acknowledged writes lost, no group in part, only OperationalError on the way, every
@@ -335,7 +303,6 @@ async def test_acknowledged_writes_survive_a_server_crash(
 
     The server dies as the connection of a group that committed goes back to the pool
     (see :class:`Crash`), the other writers' statements in flight."""
-    mariadb_slot_leak(server, request)
     model = models.write
     async with connected(server, models, path, **POOL) as database:
         crash = Crash(monkeypatch, database, server, "returning")
@@ -398,15 +365,12 @@ async def test_a_crash_as_a_transaction_ends_returns_its_connection(
     end: str,
     moment: str,
     monkeypatch: pytest.MonkeyPatch,
-    request: pytest.FixtureRequest,
 ) -> None:
     """The server dies as an ``atomic()`` block that committed (or raised, and rolled
     back) ends: right after the server acknowledged it, or as the connection goes back
     to the pool (see :class:`Crash`). The block ends as the server did (returns / raises
     its own exception), the connection leaves the pool's accounting, and after the
     restart every slot can be used again."""
-    if moment == "returning":
-        mariadb_slot_leak(server, request)
     model = models.write
     options = {"pool_size": 2, "max_overflow": 0, "pool_timeout": 3}
     async with connected(server, models, path, **options) as database:
@@ -498,14 +462,12 @@ async def test_transactions_open_at_the_crash_give_their_connections_back(
 
 
 async def test_a_crash_while_a_new_connection_is_set_up_is_an_operational_error(
-    server: PrivateServer, models: FaultModels, path: str, request: pytest.FixtureRequest
+    server: PrivateServer, models: FaultModels, path: str
 ) -> None:
     """The server dies after it accepted a new connection and before SQLAlchemy's
     dialect set it up (its ``connect`` listener: isolation level, asyncpg's JSON codecs):
     the statement that wanted the connection fails with OperationalError, and nothing
     stays checked out."""
-    if server.name == "postgresql":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=RAW_ASYNCPG))
     model = models.write
     async with connected(server, models, path, pool_size=2, max_overflow=0) as database:
         engine = database.engine.sync_engine
@@ -528,7 +490,7 @@ async def test_a_crash_while_a_new_connection_is_set_up_is_an_operational_error(
 
 
 async def test_a_server_refusing_connections_is_an_operational_error(
-    server: PrivateServer, models: FaultModels, path: str, request: pytest.FixtureRequest
+    server: PrivateServer, models: FaultModels, path: str
 ) -> None:
     """The server is up again but refuses connections, as PostgreSQL does for a moment
     while it recovers from a crash (SQLSTATE 57P03, see ``astart_refusing()``): each
@@ -536,8 +498,6 @@ async def test_a_server_refusing_connections_is_an_operational_error(
     the server accepts connections, the next statement succeeds."""
     if server.name != "postgresql":
         pytest.skip("MariaDB listens only once it accepts connections (a refused connect)")
-    if SQLALCHEMY < (2, 1):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=RAW_CANNOT_CONNECT))
     model = models.write
     async with connected(server, models, path, pool_size=2, max_overflow=0) as database:
         server.kill()
