@@ -257,28 +257,20 @@ async def test_cancellation_at_each_await_point(
     ledger = Ledger()
     phases: list[str] = []
     rolling_back = 0  # atomic()'s clean-ups (savepoint or outer rollback) running now
-    real_finish = transaction._finish
 
-    async def finish(*args: Any, **kwargs: Any) -> None:
-        nonlocal rolling_back
-        rolling_back += 1
-        try:
-            await real_finish(*args, **kwargs)
-        finally:
-            rolling_back -= 1
+    def counted(real: Callable[..., Any]) -> Callable[..., Any]:
+        async def clean_up(*args: Any, **kwargs: Any) -> None:
+            nonlocal rolling_back
+            rolling_back += 1
+            try:
+                await real(*args, **kwargs)
+            finally:
+                rolling_back -= 1
 
-    real_rollback = transaction._rollback
+        return clean_up
 
-    async def rollback(*args: Any, **kwargs: Any) -> None:
-        nonlocal rolling_back
-        rolling_back += 1
-        try:
-            await real_rollback(*args, **kwargs)
-        finally:
-            rolling_back -= 1
-
-    monkeypatch.setattr(transaction, "_finish", finish)
-    monkeypatch.setattr(transaction, "_rollback", rollback)
+    monkeypatch.setattr(transaction, "_finish", counted(transaction._finish))
+    monkeypatch.setattr(transaction, "_rollback", counted(transaction._rollback))
 
     def cancel_in_phase(task: asyncio.Task[Any], reached: list[str], again: int | None) -> None:
         """Cancel ``task``, noting the phase it is in; with ``again``, cancel it once more
