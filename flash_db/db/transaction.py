@@ -24,7 +24,7 @@ import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
@@ -188,7 +188,11 @@ class Atomic:
             return
         tx, outer, token = state
         current.reset(token)
-        reset = self.handler[tx.alias].features.read_only_reset_sql if self.read_only else None
+        features = self.handler[tx.alias].features
+        reset = _Return(
+            features.read_only_reset_sql if self.read_only else None,
+            features.autocommit_switch_sends_sql,
+        )
         if exc is None and not tx.broken:
             # COMMIT, the connection's return and the on_commit callbacks run to their end
             # even if the task is cancelled meanwhile (the cancellation is raised after):
@@ -202,7 +206,7 @@ class Atomic:
             raise ConfigurationError(_BROKEN)
 
 
-async def _commit(tx: Transaction, outer: AsyncTransaction, reset: str | None) -> None:
+async def _commit(tx: Transaction, outer: AsyncTransaction, reset: _Return) -> None:
     """COMMIT, return the connection, run the ``on_commit`` callbacks."""
     try:
         with translated(tx.alias):
@@ -225,21 +229,29 @@ _BROKEN = (
 )
 
 
+class _Return(NamedTuple):
+    """What a connection needs before ``atomic()`` gives it back to the pool."""
+
+    #: undoes ``atomic(read_only=True)`` (SQLite's pragma outlives the transaction)
+    sql: str | None
+    #: switch it back to autocommit here rather than in SQLAlchemy's check-in
+    autocommit: bool
+
+
 async def _finish(
     connection: AsyncConnection,
     transaction: AsyncTransaction,
     *,
     rollback: bool,
-    reset: str | None = None,
+    reset: _Return,
 ) -> None:
     """Roll back if asked, then return the connection to the pool, or discard a broken one."""
     try:
         if rollback and transaction.is_active:
             await transaction.rollback()
-        if reset:
-            await connection.exec_driver_sql(reset)
-        sync = connection.sync_connection
-        if sync is not None and "isolation_level" in sync.get_execution_options():
+        if reset.sql:
+            await connection.exec_driver_sql(reset.sql)
+        if reset.autocommit:
             # __aenter__ took the connection out of the engine's AUTOCOMMIT. SQLAlchemy
             # would restore it in a callback that the pool runs as it takes the
             # connection back, outside its own error handling: when that fails (MySQL's

@@ -41,6 +41,9 @@ class Features:
     #: undoes ``read_only_sql`` before the connection goes back to the pool (SQLite's pragma
     #: outlives the transaction)
     read_only_reset_sql: str | None
+    #: switching a connection back to autocommit is a statement to the server (MySQL's
+    #: SET AUTOCOMMIT=1; asyncpg keeps the mode in the client), so it can fail
+    autocommit_switch_sends_sql: bool
     #: sent by ``atomic()`` to open its transaction on a connection left in the driver's
     #: autocommit mode; ``None``: the connection is switched to the isolation level and
     #: the driver opens the transaction
@@ -76,6 +79,7 @@ class Features:
             if name == "sqlite"
             else "SET TRANSACTION READ ONLY",
             read_only_reset_sql="PRAGMA query_only = OFF" if name == "sqlite" else None,
+            autocommit_switch_sends_sql=name == "mysql",
             # SQLite has one isolation level, so nothing is gained by switching the sqlite3
             # connection out of autocommit, and each switch (and the switch back when the
             # pool takes the connection) is a hop to aiosqlite's thread. BEGIN IMMEDIATE
