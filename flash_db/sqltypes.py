@@ -19,7 +19,27 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 ASYNCPG_TIMESTAMPTZ = 1184
 
 
-class UTCDateTime(TypeDecorator[dt.datetime]):
+class Portable:
+    """A flash_db column type that a migration writes as public SQLAlchemy types.
+
+    Revisions outlive the code that wrote them and may run on another backend than
+    the one they were made on, so they reference neither flash_db nor one dialect's
+    view of a type: :meth:`portable` is the type the field stands for on every
+    backend, with a ``with_variant`` only where one backend needs a different
+    column to hold the same values (MySQL's ``DATETIME(6)`` keeps microseconds).
+    """
+
+    def portable(self) -> TypeEngine[Any]:
+        """The public SQLAlchemy type that creates this type's column on every backend."""
+        raise NotImplementedError(f"{type(self).__name__} must define portable()")
+
+
+def _microseconds_on_mysql(generic: TypeEngine[Any], mysql_type: TypeEngine[Any]) -> Any:
+    # MySQL's plain DATETIME / TIME drop the fraction of a second
+    return generic.with_variant(mysql_type, "mysql")
+
+
+class UTCDateTime(Portable, TypeDecorator[dt.datetime]):
     """Timezone-aware datetimes, stored as UTC.
 
     PostgreSQL keeps ``timestamptz``; MySQL and SQLite have no zone-aware type,
@@ -37,6 +57,9 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if dialect.name == "mysql":
             return dialect.type_descriptor(mysql.DATETIME(fsp=6))
         return dialect.type_descriptor(sa.DateTime())
+
+    def portable(self) -> TypeEngine[Any]:
+        return _microseconds_on_mysql(sa.DateTime(timezone=True), mysql.DATETIME(fsp=6))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None or not isinstance(value, dt.datetime):
@@ -100,17 +123,20 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return process_iso_text
 
 
-class WholeNumber(TypeDecorator[int]):
+class WholeNumber(Portable, TypeDecorator[int]):
     """An integer result; MySQL returns ``SUM()`` of integers as a ``Decimal``."""
 
     impl = sa.BigInteger
     cache_ok = True
 
+    def portable(self) -> TypeEngine[Any]:
+        return sa.BigInteger()
+
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else int(value)
 
 
-class NaiveDateTime(TypeDecorator[dt.datetime]):
+class NaiveDateTime(Portable, TypeDecorator[dt.datetime]):
     """Naive datetimes with microseconds on every backend."""
 
     impl = sa.DateTime
@@ -121,8 +147,11 @@ class NaiveDateTime(TypeDecorator[dt.datetime]):
             return dialect.type_descriptor(mysql.DATETIME(fsp=6))
         return dialect.type_descriptor(sa.DateTime())
 
+    def portable(self) -> TypeEngine[Any]:
+        return _microseconds_on_mysql(sa.DateTime(), mysql.DATETIME(fsp=6))
 
-class PreciseTime(TypeDecorator[dt.time]):
+
+class PreciseTime(Portable, TypeDecorator[dt.time]):
     """Times with microseconds (MySQL's plain ``TIME`` drops them)."""
 
     impl = sa.Time
@@ -133,8 +162,11 @@ class PreciseTime(TypeDecorator[dt.time]):
             return dialect.type_descriptor(mysql.TIME(fsp=6))
         return dialect.type_descriptor(sa.Time())
 
+    def portable(self) -> TypeEngine[Any]:
+        return _microseconds_on_mysql(sa.Time(), mysql.TIME(fsp=6))
 
-class Duration(TypeDecorator[dt.timedelta]):
+
+class Duration(Portable, TypeDecorator[dt.timedelta]):
     """``timedelta`` as ``INTERVAL`` on PostgreSQL, as a count of microseconds elsewhere.
 
     (SQLAlchemy's generic ``Interval`` stores an epoch-based DATETIME on MySQL,
@@ -149,6 +181,9 @@ class Duration(TypeDecorator[dt.timedelta]):
             return dialect.type_descriptor(sa.Interval())
         return dialect.type_descriptor(sa.BigInteger())
 
+    def portable(self) -> TypeEngine[Any]:
+        return sa.BigInteger().with_variant(sa.Interval(), "postgresql")
+
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None or dialect.name == "postgresql":
             return value
@@ -162,7 +197,7 @@ class Duration(TypeDecorator[dt.timedelta]):
         return dt.timedelta(microseconds=int(value))
 
 
-class EnumValue(TypeDecorator[enum.Enum]):
+class EnumValue(Portable, TypeDecorator[enum.Enum]):
     """A Python ``Enum`` stored by value: VARCHAR for string values, INTEGER for ints.
 
     Stored values stay readable from SQL and other programs, and adding a member
@@ -185,6 +220,9 @@ class EnumValue(TypeDecorator[enum.Enum]):
         if self.integer:
             return dialect.type_descriptor(sa.Integer())
         return dialect.type_descriptor(sa.String(self.length))
+
+    def portable(self) -> TypeEngine[Any]:
+        return sa.Integer() if self.integer else sa.String(self.length)
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:

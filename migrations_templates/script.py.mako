@@ -1,7 +1,7 @@
 """${message}
 
 Revision ID: ${up_revision}
-Revises: ${down_revision | comma,n}
+Revises:${" " + comma(down_revision) if down_revision else ""}
 Create Date: ${create_date}
 """
 
@@ -11,7 +11,10 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 % endif
 from alembic import op
-${imports if imports else ""}
+% if imports:
+${imports}
+% endif
+
 revision: str = ${repr(up_revision)}
 down_revision: str | Sequence[str] | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}

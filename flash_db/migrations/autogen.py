@@ -20,6 +20,7 @@ ALTERs go through Alembic's batch mode (copy-and-move).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -34,6 +35,9 @@ from sqlalchemy.types import TypeDecorator
 from ..db.config import DEFAULT_ALIAS
 from ..db.connections import models_on
 from ..models import metadata
+from ..sqltypes import Portable
+
+log = logging.getLogger(__name__)
 
 VERSION_TABLE_PREFIX = "alembic_version"
 
@@ -86,9 +90,75 @@ def include_object_for(
 
 
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
-    """Render flash_db's TypeDecorators as the SQLAlchemy type they are on this dialect."""
-    if type_ == "type" and isinstance(obj, TypeDecorator):
-        return _repr_type(obj.load_dialect_impl(autogen_context.dialect), autogen_context)
+    """Write types and server defaults the same whichever backend the revision is made on.
+
+    A revision made against SQLite must create the same columns on PostgreSQL and
+    MySQL, so nothing in it may be one dialect's view of the model: flash_db's
+    types are written as the public SQLAlchemy types they stand for (never a
+    driver's class such as asyncpg's ``AsyncpgDateTime``, never flash_db), and
+    defaults as expressions each backend compiles for itself.
+    """
+    if type_ == "type":
+        return _render_type(obj, autogen_context)
+    if type_ == "server_default":
+        return _render_server_default(obj, autogen_context)
+    if type_ == "column":
+        _warn_if_not_portable(obj)
+    return False
+
+
+def _warn_if_not_portable(column: sa.Column[Any]) -> None:
+    """Say so when a new column's type exists on one backend only (``postgresql.JSONB``):
+    the revision is written as the model asks, and applies to that backend alone."""
+    type_ = column.type
+    if isinstance(type_, TypeDecorator) and not isinstance(type_, Portable):
+        type_ = type_.impl_instance
+    match = re.match(r"sqlalchemy\.dialects\.(\w+)", type(type_).__module__)
+    if match is None:
+        return
+    backend = _BACKEND_NAMES.get(match.group(1), match.group(1))
+    log.warning(
+        "warning: %s.%s is written as %s.%s, a type only %s has: this revision is not "
+        "portable (a generic type, or .with_variant() for the other backends, would be)",
+        column.table.name,
+        column.name,
+        match.group(1),
+        type(type_).__name__,
+        backend,
+    )
+
+
+_BACKEND_NAMES = {"postgresql": "PostgreSQL", "mysql": "MySQL/MariaDB", "sqlite": "SQLite"}
+
+
+def _render_type(obj: Any, autogen_context: AutogenContext) -> str | bool:
+    if isinstance(obj, Portable):
+        return _repr_type(obj.portable(), autogen_context)
+    if isinstance(obj, TypeDecorator) and not type(obj).__module__.startswith("sqlalchemy."):
+        # A project's own TypeDecorator: the public type it decorates makes the column.
+        # (SQLAlchemy's own, such as Interval, render as themselves.)
+        return _repr_type(obj.impl_instance, autogen_context)
+    return False
+
+
+def _render_server_default(default: Any, autogen_context: AutogenContext) -> str | bool:
+    arg = default.arg if isinstance(default, sa.DefaultClause) else default
+    if isinstance(arg, sa.sql.elements.True_):
+        return "sa.true()"
+    if isinstance(arg, sa.sql.elements.False_):
+        # compiled on SQLite this is 0, which PostgreSQL refuses for a boolean column
+        return "sa.false()"
+    if isinstance(arg, sa.sql.functions.FunctionElement) and not list(arg.clauses):
+        # Now(): CURRENT_TIMESTAMP needs parentheses on SQLite and none elsewhere,
+        # which each dialect's DDL compiler adds itself.
+        return f"sa.func.{arg.name}()"
+    if isinstance(arg, sa.ColumnElement) and not isinstance(arg, sa.TextClause):
+        # Alembic writes any other expression as SQL compiled for this backend
+        log.warning(
+            "warning: a server default (%s) is written as %s SQL; check it on other backends",
+            arg,
+            autogen_context.dialect.name if autogen_context.dialect else "this backend's",
+        )
     return False
 
 
@@ -145,13 +215,73 @@ def _bare(default: str | None) -> str | None:
     return text
 
 
+def compare_type(
+    context: Any,
+    inspected_column: Any,
+    metadata_column: Any,
+    inspected_type: Any,
+    metadata_type: Any,
+) -> bool | None:
+    """Alembic's type comparison, minus the spellings one backend has for the same column.
+
+    A column made by a portable revision reads back in the backend's own words:
+    ``TIMESTAMPTZ`` for ``DateTime(timezone=True)`` on PostgreSQL, ``TINYINT(1)``
+    for ``BOOLEAN`` and ``LONGTEXT`` for ``JSON`` on MariaDB. Types that compile
+    to the same column after normalising (see :func:`column_type`) are unchanged;
+    anything else goes to Alembic's own comparison (None), so a real change (a
+    ``VARCHAR`` length, ``INTEGER`` to ``BIGINT``) is still reported.
+    """
+    dialect = context.dialect
+    inspected, wanted = column_type(inspected_type, dialect), column_type(metadata_type, dialect)
+    if inspected is not None and inspected == wanted:
+        return False
+    return None
+
+
+#: a backend's other names for the same column type (after upper-casing)
+_SYNONYMS = {
+    "TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE",
+    "TIMESTAMP WITHOUT TIME ZONE": "TIMESTAMP",
+    "TIME WITHOUT TIME ZONE": "TIME",
+    "BOOL": "BOOLEAN",
+    "DOUBLE PRECISION": "DOUBLE",
+    "FLOAT(53)": "DOUBLE",
+    "INT": "INTEGER",
+    "INT4": "INTEGER",
+    "INT8": "BIGINT",
+    "INT2": "SMALLINT",
+}
+
+#: MySQL / MariaDB only: what their DDL makes of a type. MariaDB's JSON is a LONGTEXT with
+#: a CHECK (flash_db's text fields make TEXT, never LONGTEXT, so no text column is
+#: mistaken for one), and BOOLEAN is TINYINT(1).
+_MYSQL_SYNONYMS = {"TINYINT(1)": "BOOLEAN", "LONGTEXT": "JSON"}
+
+
+def column_type(type_: Any, dialect: sa.Dialect) -> str | None:
+    """One spelling of the column ``type_`` makes on ``dialect`` (None if it cannot compile)."""
+    try:
+        text = str(type_.compile(dialect=dialect))
+    except sa.exc.CompileError:
+        return None
+    # collation and character set are MySQL column options, not the type
+    text = re.sub(r"\s+(COLLATE|CHARACTER SET)\s+\w+", "", text, flags=re.I)
+    text = " ".join(text.upper().split())
+    text = re.sub(r"^NUMERIC\((\d+),\s*(\d+)\)$", r"NUMERIC(\1, \2)", text)
+    text = re.sub(r"^DECIMAL\b", "NUMERIC", text)
+    text = _SYNONYMS.get(text, text)
+    if dialect.name == "mysql":
+        text = _MYSQL_SYNONYMS.get(text, text)
+    return text
+
+
 def context_options(alias: str, dialect_name: str, routers: Sequence[Any] = ()) -> dict[str, Any]:
     """The ``context.configure()`` keyword arguments flash_db uses for ``alias``."""
     return {
         "target_metadata": metadata,
         "version_table": version_table(alias),
         "include_object": include_object_for(alias, routers),
-        "compare_type": True,
+        "compare_type": compare_type,
         "compare_server_default": compare_server_default,
         "render_item": render_item,
         "render_as_batch": dialect_name == "sqlite",

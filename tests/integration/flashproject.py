@@ -117,6 +117,39 @@ class FlashProject:
             [FLASH, *args], cwd=self.root, env=env, capture_output=True, text=True, timeout=timeout
         )
 
+    def flash_without_ruff(
+        self, *args: str, extra: dict[str, str] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """``flash(*args)`` as it runs where ruff is not installed, to see revisions unformatted.
+
+        flash_db formats a new revision with the ruff on PATH or beside the interpreter, and
+        this suite's virtualenv has one: the CLI's entry point runs here with neither (PATH
+        without ruff, ``sys.executable`` in a folder that does not exist).
+        """
+        path = os.pathsep.join(
+            d
+            for d in os.environ.get("PATH", "").split(os.pathsep)
+            if d and not Path(d, "ruff").exists()
+        )
+        code = (
+            "import sys\n"
+            "sys.executable = '/nonexistent/bin/python'\n"
+            "sys.argv = ['flash', *sys.argv[1:]]\n"
+            "from flash_db.cli import main\n"
+            "main()\n"
+        )
+        env = {k: v for k, v in os.environ.items() if k not in ("FLASH_DB_URL", "FLASH_DB_CONFIG")}
+        env.update(PYTHONDONTWRITEBYTECODE="1", PATH=path)
+        env.update(extra or {})
+        return subprocess.run(
+            [sys.executable, "-c", code, *args],
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
     def python(self, source: str) -> str:
         """Run ``source`` as a script in the project folder (its own process); its stdout."""
         script = self.root / "_script.py"
