@@ -141,6 +141,26 @@ class Options:
         if len(pks) != 1:
             raise ConfigurationError(f"{self.object_name} must have exactly one primary key field")
         self.pk = pks[0]
+        self._check_ordering()
+
+    def _check_ordering(self) -> None:
+        """Refuse a ``Meta.ordering`` name that is not a field, when the class is defined.
+
+        Otherwise a typo surfaces only at the first query, far from the model. Only the
+        first part of a path is checked (``author`` of ``author__name``): the related
+        model may not be defined yet, and the query checks the rest.
+        """
+        for term in self.ordering:
+            if not isinstance(term, str) or term == "?":
+                continue  # expressions resolve at query time; "?" is random order
+            name = term.lstrip("-+").split("__", 1)[0]
+            if name == "pk" or name in self._by_name:
+                continue
+            choices = ", ".join(["pk", *(f.name for f in self.fields)])
+            raise ConfigurationError(
+                f"{self.object_name}.Meta.ordering names unknown field {name!r} (in {term!r}); "
+                f"choices: {choices}"
+            )
 
     def get_field(self, name: str) -> Field[Any]:
         """The field called ``name``; ``FieldError`` naming the choices otherwise."""
