@@ -24,19 +24,23 @@ class Portable:
 
     Revisions outlive the code that wrote them and may run on another backend than
     the one they were made on, so they reference neither flash_db nor one dialect's
-    view of a type: :meth:`portable` is the type the field stands for on every
-    backend, with a ``with_variant`` only where one backend needs a different
-    column to hold the same values (MySQL's ``DATETIME(6)`` keeps microseconds).
+    view of a type: :meth:`portable` is the generic type the field stands for, and
+    :meth:`variants` the few backends that need another column to hold the same
+    values (MySQL's plain ``DATETIME`` drops microseconds, so it gets ``DATETIME(6)``).
     """
 
     def portable(self) -> TypeEngine[Any]:
-        """The public SQLAlchemy type that creates this type's column on every backend."""
+        """The generic SQLAlchemy type of this type's column."""
         raise NotImplementedError(f"{type(self).__name__} must define portable()")
 
+    def variants(self) -> dict[str, TypeEngine[Any]]:
+        """Dialect name → the type that backend needs instead of :meth:`portable`."""
+        return {}
 
-def _microseconds_on_mysql(generic: TypeEngine[Any], mysql_type: TypeEngine[Any]) -> Any:
-    # MySQL's plain DATETIME / TIME drop the fraction of a second
-    return generic.with_variant(mysql_type, "mysql")
+
+#: MySQL's plain DATETIME / TIME drop the fraction of a second
+_MYSQL_DATETIME6: dict[str, TypeEngine[Any]] = {"mysql": mysql.DATETIME(fsp=6)}
+_MYSQL_TIME6: dict[str, TypeEngine[Any]] = {"mysql": mysql.TIME(fsp=6)}
 
 
 class UTCDateTime(Portable, TypeDecorator[dt.datetime]):
@@ -59,7 +63,10 @@ class UTCDateTime(Portable, TypeDecorator[dt.datetime]):
         return dialect.type_descriptor(sa.DateTime())
 
     def portable(self) -> TypeEngine[Any]:
-        return _microseconds_on_mysql(sa.DateTime(timezone=True), mysql.DATETIME(fsp=6))
+        return sa.DateTime(timezone=True)
+
+    def variants(self) -> dict[str, TypeEngine[Any]]:
+        return _MYSQL_DATETIME6
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None or not isinstance(value, dt.datetime):
@@ -148,7 +155,10 @@ class NaiveDateTime(Portable, TypeDecorator[dt.datetime]):
         return dialect.type_descriptor(sa.DateTime())
 
     def portable(self) -> TypeEngine[Any]:
-        return _microseconds_on_mysql(sa.DateTime(), mysql.DATETIME(fsp=6))
+        return sa.DateTime()
+
+    def variants(self) -> dict[str, TypeEngine[Any]]:
+        return _MYSQL_DATETIME6
 
 
 class PreciseTime(Portable, TypeDecorator[dt.time]):
@@ -163,7 +173,10 @@ class PreciseTime(Portable, TypeDecorator[dt.time]):
         return dialect.type_descriptor(sa.Time())
 
     def portable(self) -> TypeEngine[Any]:
-        return _microseconds_on_mysql(sa.Time(), mysql.TIME(fsp=6))
+        return sa.Time()
+
+    def variants(self) -> dict[str, TypeEngine[Any]]:
+        return _MYSQL_TIME6
 
 
 class Duration(Portable, TypeDecorator[dt.timedelta]):
@@ -182,7 +195,10 @@ class Duration(Portable, TypeDecorator[dt.timedelta]):
         return dialect.type_descriptor(sa.BigInteger())
 
     def portable(self) -> TypeEngine[Any]:
-        return sa.BigInteger().with_variant(sa.Interval(), "postgresql")
+        return sa.BigInteger()
+
+    def variants(self) -> dict[str, TypeEngine[Any]]:
+        return {"postgresql": sa.Interval()}
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None or dialect.name == "postgresql":

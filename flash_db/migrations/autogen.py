@@ -10,7 +10,8 @@ Column types are compared (``compare_type``) and so are server defaults.
 flash_db's own column types (``flash_db.sqltypes``) are rendered in revisions
 as the plain SQLAlchemy type they are on that database, so a revision never
 imports flash_db and later changes to flash_db cannot break it. SQLite
-ALTERs go through Alembic's batch mode (copy-and-move).
+ALTERs go through Alembic's batch mode (copy-and-move), which revisions use on
+every backend so that one made on PostgreSQL applies to SQLite.
 
 ``diff(connection, alias)`` is what ``makemigrations --check`` reports::
 
@@ -30,12 +31,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.autogenerate.api import AutogenContext
 from alembic.autogenerate.render import _repr_type
 from alembic.migration import MigrationContext
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeDecorator
 
 from ..db.config import DEFAULT_ALIAS
 from ..db.connections import models_on
 from ..models import metadata
-from ..sqltypes import Portable
+from ..sqltypes import Duration, NaiveDateTime, Portable, PreciseTime, UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -133,12 +135,57 @@ _BACKEND_NAMES = {"postgresql": "PostgreSQL", "mysql": "MySQL/MariaDB", "sqlite"
 
 def _render_type(obj: Any, autogen_context: AutogenContext) -> str | bool:
     if isinstance(obj, Portable):
-        return _repr_type(obj.portable(), autogen_context)
+        return _render_portable(obj, autogen_context)
     if isinstance(obj, TypeDecorator) and not type(obj).__module__.startswith("sqlalchemy."):
         # A project's own TypeDecorator: the public type it decorates makes the column.
         # (SQLAlchemy's own, such as Interval, render as themselves.)
         return _repr_type(obj.impl_instance, autogen_context)
+    reflected = _reflected_as_portable(obj, autogen_context.dialect)
+    if reflected is not None:
+        return _render_portable(reflected, autogen_context)
     return False
+
+
+def _render_portable(obj: Portable, autogen_context: AutogenContext) -> str:
+    text = _repr_type(obj.portable(), autogen_context)
+    for dialect, variant in sorted(obj.variants().items()):
+        text += f".with_variant({_repr_variant(variant, autogen_context)}, {dialect!r})"
+    return text
+
+
+def _repr_variant(type_: Any, autogen_context: AutogenContext) -> str:
+    """A variant as written (not through render_item: it is no reflected type to translate)."""
+    match = re.match(r"sqlalchemy\.dialects\.(\w+)", type(type_).__module__)
+    if match is None:
+        return f"sa.{type_!r}"
+    if autogen_context.imports is not None:
+        autogen_context.imports.add(f"from sqlalchemy.dialects import {match.group(1)}")
+    return f"{match.group(1)}.{type_!r}"
+
+
+def _reflected_as_portable(type_: Any, dialect: sa.Dialect | None) -> Portable | None:
+    """The flash_db type that made a column the database reports, if it is one of ours.
+
+    An ``alter_column`` names the column's current type (``existing_type``), read from
+    the database, and MySQL restates it in ``MODIFY``: a revision made on SQLite would
+    say ``DATETIME`` and cost a MySQL column its microseconds, one made on PostgreSQL
+    would say ``TIMESTAMP`` and change its type. Reflection gives the SQL-named
+    (upper-case) classes, models the generic ones; only a column exactly as a flash_db
+    type makes it on this backend is translated.
+    """
+    if dialect is None or not type(type_).__name__.isupper():
+        return None
+    found: UTCDateTime | NaiveDateTime | PreciseTime | Duration
+    if isinstance(type_, (sa.Interval, postgresql.INTERVAL)):
+        found = Duration()
+    elif isinstance(type_, sa.DateTime):
+        found = UTCDateTime() if type_.timezone else NaiveDateTime()
+    elif isinstance(type_, sa.Time):
+        found = PreciseTime()
+    else:
+        return None
+    same = column_type(type_, dialect) == column_type(found, dialect)
+    return found if same else None
 
 
 def _render_server_default(default: Any, autogen_context: AutogenContext) -> str | bool:
@@ -235,7 +282,22 @@ def compare_type(
     inspected, wanted = column_type(inspected_type, dialect), column_type(metadata_type, dialect)
     if inspected is not None and inspected == wanted:
         return False
+    if inspected is not None and wanted is not None and _fraction_differs(inspected, wanted):
+        # Alembic compares a type's arguments only when both sides have them, so it
+        # takes MySQL's DATETIME for DATETIME(6): a column that lost its microseconds.
+        return True
     return None
+
+
+_FRACTION = re.compile(r"^(DATETIME|TIMESTAMP|TIME)(?:\((\d)\))?$")
+
+
+def _fraction_differs(inspected: str, wanted: str) -> bool:
+    """The same temporal type with other fractional-second digits (MySQL: ``DATETIME(6)``)."""
+    one, other = _FRACTION.match(inspected), _FRACTION.match(wanted)
+    if one is None or other is None or one.group(1) != other.group(1):
+        return False
+    return (one.group(2) or "0") != (other.group(2) or "0")
 
 
 #: a backend's other names for the same column type (after upper-casing)
@@ -276,7 +338,11 @@ def column_type(type_: Any, dialect: sa.Dialect) -> str | None:
 
 
 def context_options(alias: str, dialect_name: str, routers: Sequence[Any] = ()) -> dict[str, Any]:
-    """The ``context.configure()`` keyword arguments flash_db uses for ``alias``."""
+    """The ``context.configure()`` keyword arguments flash_db uses for ``alias``.
+
+    ``dialect_name`` is the backend's; the options are the same for every backend, so
+    that a revision written on one applies to the others.
+    """
     return {
         "target_metadata": metadata,
         "version_table": version_table(alias),
@@ -284,7 +350,10 @@ def context_options(alias: str, dialect_name: str, routers: Sequence[Any] = ()) 
         "compare_type": compare_type,
         "compare_server_default": compare_server_default,
         "render_item": render_item,
-        "render_as_batch": dialect_name == "sqlite",
+        # ALTERs are written in batch form on every backend: SQLite needs it (its ALTER
+        # TABLE cannot change a column; batch mode rebuilds the table) and elsewhere it
+        # is a plain ALTER, so a revision made on PostgreSQL still applies to SQLite.
+        "render_as_batch": True,
         # Each revision commits on its own where DDL is transactional (PostgreSQL,
         # SQLite): a failing revision leaves the schema as the previous one left it.
         "transaction_per_migration": True,

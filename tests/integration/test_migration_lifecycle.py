@@ -83,6 +83,12 @@ class Profile(Model):
     bio = fields.CharField(max_length=100, default="")
 """
 
+# A column made optional after the first revision: the second revision alters it.
+MODELS_ALTERED = MODELS.replace(
+    "created = fields.DateTimeField(db_default=Now())",
+    "created = fields.DateTimeField(db_default=Now(), null=True)",
+)
+
 # Written, then read back through the ORM in a fresh query: each value must compare
 # equal (datetimes aware and in UTC, microseconds kept, negative durations kept).
 ROUND_TRIP = """
@@ -156,12 +162,14 @@ PRIVATE = ("Asyncpg", "flash_db", "sqltypes.", "UTCDateTime", "Duration(", "Enum
 
 
 def make_revision(project: FlashProject, **env: str) -> str:
-    """``flash db makemigrations`` where ruff is not installed; the revision's text, checked:
-    public types only, and tidy without a formatter (only its long lines are left)."""
+    """``flash db makemigrations`` where ruff is not installed; the new revision's text,
+    checked: public types only, and tidy without a formatter (only long lines are left)."""
+    versions = project.root / "migrations" / "default" / "versions"
+    before = set(versions.glob("*.py")) if versions.is_dir() else set()
     made = project.flash_without_ruff("db", "makemigrations", extra=env)
     assert made.returncode == 0, f"stdout:\n{made.stdout}\nstderr:\n{made.stderr}"
     assert "warning" not in made.stderr, made.stderr  # every flash_db field is portable
-    [revision] = sorted((project.root / "migrations" / "default" / "versions").glob("*.py"))
+    [revision] = set(versions.glob("*.py")) - before
     source = revision.read_text()
     for name in PRIVATE:
         assert name not in source, f"{name!r} in the revision:\n{source}"
@@ -213,9 +221,17 @@ def test_history_made_on_another_backend_applies(
         pytest.skip("needs a second backend (FLASH_DB_TEST_POSTGRES or FLASH_DB_TEST_MYSQL)")
     made_on = scratch_url(source, tmp_path)
     try:
+        # the history is made on the source backend, as a developer makes it on their
+        # machine: the initial revision, then one that alters columns. MySQL restates a
+        # column's type to alter it, so the second revision's existing_type must keep
+        # DATETIME(6)/TIME(6) there, whatever backend it was read from.
         project.write_module("app.models", MODELS)
-        # makemigrations on the source backend, as a developer does on their machine
         make_revision(project, FLASH_DB_URL=made_on)
+        migrated = project.flash_env({"FLASH_DB_URL": made_on}, "db", "migrate")
+        assert migrated.returncode == 0, migrated.stderr
+        project.write_module("app.models", MODELS_ALTERED)
+        altered = make_revision(project, FLASH_DB_URL=made_on)
+        assert "alter_column" in altered and "existing_type" in altered, altered
     finally:
         drop_scratch(made_on)
 
