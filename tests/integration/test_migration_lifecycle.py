@@ -238,3 +238,35 @@ def test_history_made_on_another_backend_applies(
     project.ok("db", "migrate")
     check_clean(project)
     assert "round trip ok" in project.python(ROUND_TRIP)
+
+
+ONE_BACKEND = """
+from sqlalchemy.dialects import postgresql
+
+from flash_db import Model, fields
+
+
+class JSONBField(fields.JSONField):
+    def sa_type(self):
+        return postgresql.JSONB()
+
+
+class Doc(Model):
+    data = JSONBField(null=True)
+    title = fields.CharField(max_length=20)
+"""
+
+
+def test_a_type_only_one_backend_has_is_reported(tmp_path: Path) -> None:
+    """The one thing that cannot be portable is a type the model asks of one backend:
+    makemigrations writes it as asked, and says so."""
+    proj = FlashProject(tmp_path, {"default": scratch_url("sqlite", tmp_path)})
+    proj.write_config()
+    proj.write_module("app.models", ONE_BACKEND)
+    made = proj.flash_without_ruff("db", "makemigrations")
+    assert made.returncode == 0, made.stderr
+    assert made.stderr.strip() == (
+        "warning: doc.data is written as postgresql.JSONB, a type only PostgreSQL has: this "
+        "revision is not portable (a generic type, or .with_variant() for the other backends, "
+        "would be)"
+    )
