@@ -57,6 +57,7 @@ def root(
         typer.Option(
             "--config",
             "-c",
+            metavar="PYPROJECT",
             help="The pyproject.toml to read [tool.flash_db] from (default: the nearest one).",
         ),
     ] = None,

@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperArgument, TyperCommand
 
 from ..exceptions import FlashDBError
 
@@ -35,6 +36,26 @@ db_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 
+
+class _Argument(TyperArgument):
+    """An argument listed in help by its metavar alone."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+
+class Command(TyperCommand):
+    """Typer's command class, its arguments shown without a Python type: typer puts the
+    annotation after an argument's name (``APP.MODEL <list[str]>``), which tells a user
+    of the command line nothing that the metavar and help do not."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is TyperArgument:
+                param.__class__ = _Argument
+
+
 console = Console(soft_wrap=True, highlight=False)
 errors = Console(stderr=True, soft_wrap=True, highlight=False)
 
@@ -43,9 +64,25 @@ _T = TypeVar("_T")
 #: set by the root callback from ``--traceback`` / ``--verbose``
 state: dict[str, Any] = {"traceback": False, "verbose": False, "config": None}
 
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option("--database", "-d", help="Database alias (default: 'default')."),
+
+def _database(default: str) -> Any:
+    """``-d/--database ALIAS``, its help saying what the command does without it."""
+    return typer.Option(
+        "--database", "-d", metavar="ALIAS", help=f"Database alias (default: {default})."
+    )
+
+
+#: migration commands: without -d, every alias that has models or a history
+MigratedDatabases = Annotated[
+    str | None, _database("every database with models or a migrations folder")
+]
+#: ``flash db check``: every alias
+DatabaseOption = Annotated[str | None, _database("every configured database")]
+#: commands that work on one database: 'default'
+OneDatabase = Annotated[str | None, _database("'default'")]
+#: fixtures: each model reads from / writes to where the routers send it
+ModelsDatabases = Annotated[
+    str | None, _database("each model's own database: routers, then Meta.database")
 ]
 
 

@@ -29,7 +29,7 @@ from rich.progress import (
 from ..migrations import commands, fixtures
 from ..migrations.fixtures_formats import EXTENSIONS
 from ..migrations.project import load_project
-from ._common import DatabaseOption, config_path, db_app, errors, run, say, verbose
+from ._common import Command, ModelsDatabases, config_path, db_app, errors, run, say, verbose
 
 _T = TypeVar("_T")
 
@@ -83,13 +83,16 @@ async def _connected(database: str | None, work: Callable[[], Awaitable[_T]]) ->
         return await work()
 
 
-@db_app.command("dumpdata")
+@db_app.command("dumpdata", cls=Command)
 def dumpdata(
     labels: Annotated[
         list[str] | None,
-        typer.Argument(help="Models to dump, as app.Model (default: every model with a table)."),
+        typer.Argument(
+            metavar="APP.MODEL",
+            help="Models to dump, as app.Model (default: every model with a table).",
+        ),
     ] = None,
-    database: DatabaseOption = None,
+    database: ModelsDatabases = None,
     fmt: Annotated[
         Format | None,
         typer.Option(
@@ -98,7 +101,12 @@ def dumpdata(
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="File to write (csv: a directory for several models)."),
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="File to write (csv: a directory for several models).",
+        ),
     ] = None,
 ) -> None:
     """Write the rows of models as a fixture (json, jsonl or csv) to stdout or -o PATH."""
@@ -119,12 +127,15 @@ def dumpdata(
         say(f"Dumped {count} object(s) to {output}")
 
 
-@db_app.command("loaddata")
+@db_app.command("loaddata", cls=Command)
 def loaddata(
     paths: Annotated[
-        list[Path], typer.Argument(help="Fixture files: *.json, *.jsonl, <app>.<Model>.csv.")
+        list[Path],
+        typer.Argument(
+            metavar="FIXTURE", help="Fixture files: *.json, *.jsonl, <app>.<Model>.csv."
+        ),
     ],
-    database: DatabaseOption = None,
+    database: ModelsDatabases = None,
 ) -> None:
     """Load fixture files into the database, all or nothing (parents before children)."""
 

@@ -19,7 +19,7 @@ from ..exceptions import DatabaseError
 from ..migrations.autogen import version_table
 from ..migrations.introspection import inspect_schema, render_models
 from ..migrations.project import load_project
-from ._common import DatabaseOption, config_path, db_app, detail, run, say
+from ._common import OneDatabase, config_path, db_app, detail, run, say
 
 
 async def _inspect(database: str | None, tables: list[str] | None, app_label: str | None) -> str:
@@ -46,16 +46,20 @@ async def _inspect(database: str | None, tables: list[str] | None, app_label: st
 
 @db_app.command("inspectdb")
 def inspectdb(
-    database: DatabaseOption = None,
+    database: OneDatabase = None,
     table: Annotated[
         list[str] | None,
-        typer.Option("--table", "-t", help="Only this table (repeat for more)."),
+        typer.Option("--table", "-t", metavar="TABLE", help="Only this table (repeat for more)."),
     ] = None,
     app_label: Annotated[
-        str | None, typer.Option("--app-label", help="Set Meta.app_label on every model.")
+        str | None,
+        typer.Option("--app-label", metavar="LABEL", help="Set Meta.app_label on every model."),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+        Path | None,
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Write to this file instead of stdout."
+        ),
     ] = None,
 ) -> None:
     """Print models for the tables of a database (review the TODO comments)."""

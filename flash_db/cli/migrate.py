@@ -11,9 +11,20 @@ from typing import Annotated, Any
 
 import typer
 
+from ..exceptions import MigrationError
 from ..migrations import commands
 from ..migrations.project import Project, load_project
-from ._common import DatabaseOption, Failed, config_path, db_app, detail, run, say
+from ._common import (
+    Command,
+    Failed,
+    MigratedDatabases,
+    OneDatabase,
+    config_path,
+    db_app,
+    detail,
+    run,
+    say,
+)
 
 
 def _project() -> Project:
@@ -23,9 +34,10 @@ def _project() -> Project:
 @db_app.command("makemigrations")
 def makemigrations(
     message: Annotated[
-        str | None, typer.Option("--message", "-m", help="The revision's message.")
+        str | None,
+        typer.Option("--message", "-m", metavar="MESSAGE", help="The revision's message."),
     ] = None,
-    database: DatabaseOption = None,
+    database: MigratedDatabases = None,
     empty: Annotated[
         bool, typer.Option("--empty", help="Write an empty revision to fill in.")
     ] = False,
@@ -103,22 +115,23 @@ def _relative(project: Project, path: Any) -> str:
         return str(path)
 
 
-@db_app.command("migrate", context_settings={"ignore_unknown_options": True})
+@db_app.command("migrate", cls=Command, context_settings={"ignore_unknown_options": True})
 def migrate(
     target: Annotated[
         str,
         typer.Argument(
-            help="head (default), a revision or unique prefix, -N (steps back), or zero."
+            metavar="TARGET",
+            help="head (default), a revision or unique prefix, -N (steps back), or zero.",
         ),
     ] = "head",
-    database: DatabaseOption = None,
+    database: MigratedDatabases = None,
     sql: Annotated[
         bool, typer.Option("--sql", help="Print the SQL instead of running it.")
     ] = False,
 ) -> None:
     """Apply (or unapply) migrations, up to TARGET."""
     if sql:
-        typer.echo(run(_sql(database, target)), nl=False)
+        run(_sql(database, target))
         return
 
     async def work() -> None:
@@ -135,14 +148,19 @@ def migrate(
     run(work())
 
 
-async def _sql(database: str | None, target: str) -> str:
+async def _sql(database: str | None, target: str) -> None:
+    """Print each database's pending SQL; a part --sql cannot render is an error after it."""
     project = _project()
-    aliases = commands.aliases_to_migrate(project, database)
-    return "".join(commands.migrate_sql(project, alias, target) for alias in aliases)
+    async with commands.connected(project):
+        for alias in commands.aliases_to_migrate(project, database):
+            pending = await commands.migrate_sql(project, alias, target)
+            typer.echo(pending.sql, nl=False)
+            if pending.problem is not None:
+                raise MigrationError(pending.problem)
 
 
 @db_app.command("showmigrations")
-def showmigrations(database: DatabaseOption = None) -> None:
+def showmigrations(database: MigratedDatabases = None) -> None:
     """List each database's migrations: [X] applied, [ ] pending."""
 
     async def work() -> None:
@@ -161,10 +179,12 @@ def showmigrations(database: DatabaseOption = None) -> None:
     run(work())
 
 
-@db_app.command("sqlmigrate")
+@db_app.command("sqlmigrate", cls=Command)
 def sqlmigrate(
-    revision: Annotated[str, typer.Argument(help="A revision or unique prefix.")],
-    database: DatabaseOption = None,
+    revision: Annotated[
+        str, typer.Argument(metavar="REVISION", help="A revision or unique prefix.")
+    ],
+    database: OneDatabase = None,
     backwards: Annotated[
         bool, typer.Option("--backwards", help="The SQL of its downgrade.")
     ] = False,
@@ -180,9 +200,15 @@ async def _sqlmigrate(alias: str, revision: str, backwards: bool) -> str:
 @db_app.command(
     "alembic",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    options_metavar="[-d ALIAS] ALEMBIC_ARGS...",
 )
-def alembic(ctx: typer.Context, database: DatabaseOption = None) -> None:
-    """Run any Alembic command on a database's migrations: flash db alembic history -v."""
+def alembic(ctx: typer.Context, database: OneDatabase = None) -> None:
+    """Run any Alembic command on a database's migrations.
+
+    Every argument after -d ALIAS passes through to Alembic's own command line
+    unchanged (`flash db alembic --help` is this page; `flash db alembic -- --help` lists
+    Alembic's commands): flash db alembic history -v, flash db alembic -d other stamp head.
+    """
     run(_alembic(database or "default", list(ctx.args)))
 
 

@@ -5,12 +5,16 @@
 3. ``[tool.flash_db]`` in the nearest ``pyproject.toml`` (this folder or a parent);
 4. SQLite in ``./db.sqlite3``.
 
+A relative SQLite path in ``pyproject.toml`` is relative to that file's folder;
+one in ``FLASH_DB_URL`` or an argument, to the working directory.
+
 URLs are SQLAlchemy URLs; one without an async driver gets the right one
 (``postgresql://`` → ``postgresql+asyncpg://``).
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -23,6 +27,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from ..exceptions import ConfigurationError
+
+#: the keys ``[tool.flash_db]`` may hold
+KEYS = frozenset({"databases", "models", "migrations", "routers", "commands"})
 
 DEFAULT_ALIAS = "default"
 DEFAULT_URL = "sqlite+aiosqlite:///db.sqlite3"
@@ -110,7 +117,40 @@ def read_pyproject(path: Path) -> dict[str, Any]:
     section = data.get("tool", {}).get("flash_db", {})
     if not isinstance(section, dict):
         raise ConfigurationError(f"[tool.flash_db] in {path} must be a table")
+    unknown = sorted(set(section) - KEYS)
+    if unknown:
+        # A misspelt key (``model = …``) would otherwise be ignored without a word.
+        close = difflib.get_close_matches(unknown[0], KEYS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigurationError(
+            f"unknown key(s) {', '.join(map(repr, unknown))} in [tool.flash_db] of {path}{hint}; "
+            f"known keys: {', '.join(sorted(KEYS))}"
+        )
     return section
+
+
+def _anchored(url: Any, folder: Path) -> Any:
+    """A SQLite URL with a relative file path made absolute against ``folder``.
+
+    A path in ``pyproject.toml`` means the same file whichever folder ``flash`` runs
+    in, as the ``migrations`` folder does. Other URLs, memory databases and
+    ``file:`` URIs are returned as they are.
+    """
+    if not isinstance(url, str | URL):
+        return url
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except (ArgumentError, ValueError):
+        return url  # normalise_url reports it
+    database = parsed.database or ""
+    if (
+        not parsed.drivername.startswith("sqlite")
+        or database in ("", ":memory:")
+        or database.startswith("file:")
+        or Path(database).is_absolute()
+    ):
+        return url
+    return parsed.set(database=str(folder / database))
 
 
 def resolve(
@@ -125,6 +165,9 @@ def resolve(
     path = pyproject or find_pyproject()
     section = read_pyproject(path) if path is not None else {}
     configured: dict[str, Any] = dict(section.get("databases", {}) or {})
+    if path is not None:
+        folder = path.resolve().parent
+        configured = {alias: _anchored(value, folder) for alias, value in configured.items()}
     source = f"{path}" if configured else "default"
     if env.get(ENV_URL):
         configured[DEFAULT_ALIAS] = env[ENV_URL]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from alembic.operations import ops
 from alembic.runtime.migration import MigrationInfo
 from alembic.script import Script, ScriptDirectory
 from alembic.util.exc import CommandError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from .. import signals
 from ..db import connections
@@ -155,6 +157,21 @@ async def on_connection(project: Project, alias: str, work: Callable[[sa.Connect
     return result
 
 
+async def _on_database(project: Project, alias: str, work: Callable[[sa.Connection], _T]) -> _T:
+    """:func:`on_connection`, except for a SQLite file that does not exist yet: comparing
+    the models with it must not create it (an empty file where the user did not ask for
+    one), so the comparison runs on an empty in-memory database, which is the same."""
+    if not _missing_sqlite_file(project, alias):
+        return await on_connection(project, alias, work)
+    engine = create_async_engine("sqlite+aiosqlite://")
+    try:
+        with translated(alias):
+            async with engine.connect() as conn:
+                return await conn.run_sync(_with_async_connection(conn, alias, work))
+    finally:
+        await engine.dispose()
+
+
 def _with_async_connection(
     conn: Any, alias: str, work: Callable[[sa.Connection], _T]
 ) -> Callable[[sa.Connection], _T]:
@@ -213,9 +230,12 @@ def _explain(message: str, alias: str) -> str:
 
 def current_heads(sync_conn: sa.Connection, alias: str) -> tuple[str, ...]:
     """The revisions recorded as applied on ``alias`` (empty before the first migrate)."""
-    context = MigrationContext.configure(
-        sync_conn, opts={"version_table": autogen.version_table(alias)}
-    )
+    opts: dict[str, Any] = {"version_table": autogen.version_table(alias)}
+    if sync_conn.dialect.name == "sqlite":
+        # as env.py says: flash_db's SQLite connections do run DDL in transactions, and
+        # Alembic's "Will assume non-transactional DDL." under -v would say otherwise
+        opts["transactional_ddl"] = True
+    context = MigrationContext.configure(sync_conn, opts=opts)
     return tuple(context.get_current_heads())
 
 
@@ -250,6 +270,8 @@ async def makemigrations(
             script.message = described[-1]
 
     def generate(config: Config) -> Any:
+        heads = current_heads(config.attributes[autogen.CONNECTION], alias)
+        known_heads(scripts, heads, alias)
         return command.revision(
             config,
             message=message or "auto",
@@ -261,7 +283,7 @@ async def makemigrations(
         config = alembic_config(project, alias)
         made = command.revision(config, message=message or "empty", autogenerate=False)
     else:
-        made = await on_connection(project, alias, _run(project, alias, generate))
+        made = await _on_database(project, alias, _run(project, alias, generate))
     script = (made[0] if made else None) if isinstance(made, list) else made
     if script is None:
         return None
@@ -360,6 +382,7 @@ async def check(project: Project, alias: str) -> list[Any]:
 
     def compare(sync_conn: sa.Connection) -> list[Any]:
         heads = current_heads(sync_conn, alias)
+        known_heads(scripts, heads, alias)
         if set(heads) != set(scripts.get_heads()):
             raise MigrationError(
                 f"database {alias!r} is not at its latest migration ({_heads(heads)} applied, "
@@ -367,7 +390,7 @@ async def check(project: Project, alias: str) -> list[Any]:
             )
         return autogen.diff(sync_conn, alias, project.routers)
 
-    return await on_connection(project, alias, compare)
+    return await _on_database(project, alias, compare)
 
 
 def _heads(heads: Any) -> str:
@@ -403,18 +426,104 @@ async def migrate(project: Project, alias: str, target: str = "head") -> list[St
 
     def run(config: Config) -> None:
         config.attributes[autogen.ON_VERSION_APPLY] = record
-        direction, resolved = _resolve(
-            scripts, target, config.attributes[autogen.CONNECTION], alias
-        )
-        if direction == "up":
-            command.upgrade(config, resolved)
-        else:
-            command.downgrade(config, resolved)
+        sync_conn = config.attributes[autogen.CONNECTION]
+        current = current_heads(sync_conn, alias)
+        # End the transaction that reading the version table began: Alembic runs each
+        # revision in its own transaction (transaction_per_migration) only on a connection
+        # that is not in one already, and otherwise commits the whole run at once, so a
+        # failing revision would take the ones before it down with it.
+        sync_conn.commit()
+        known_heads(scripts, current, alias)
+        direction, resolved = _resolve(scripts, target, current, alias)
+        try:
+            if direction == "up":
+                command.upgrade(config, resolved)
+            else:
+                command.downgrade(config, resolved)
+        except (CommandError, FlashDBError):
+            raise
+        except Exception as exc:
+            raise _failed(
+                project, alias, scripts, direction, current, steps, sync_conn, exc
+            ) from exc
 
     await signals.send(signals.pre_migrate, alias, using=alias, target=target)
     await on_connection(project, alias, _run(project, alias, run))
     await signals.send(signals.post_migrate, alias, using=alias, target=target, steps=steps)
     return steps
+
+
+def _failed(
+    project: Project,
+    alias: str,
+    scripts: ScriptDirectory,
+    direction: str,
+    current: tuple[str, ...],
+    steps: list[Step],
+    sync_conn: sa.Connection,
+    exc: Exception,
+) -> MigrationError:
+    """The one-line error of a revision that raised: which revision (id and file), what this
+    run applied before it, and what the failure left behind on this backend."""
+    done = {step.revision for step in steps}
+    applied = _applied(scripts, current)
+    if direction == "up":
+        # oldest first: the first revision not applied before the run and not by it
+        pending = [s for s in reversed(list(scripts.walk_revisions())) if s.revision not in applied]
+    else:
+        pending = [s for s in scripts.walk_revisions() if s.revision in applied]
+    failed = next((s for s in pending if s.revision not in done), None)
+    verb = "applied" if direction == "up" else "unapplied"
+    where = "a migration"
+    if failed is not None:
+        where = f"revision {failed.revision} ({_relative(project, Path(failed.path))})"
+    before = ", ".join(f"{s.revision} {s.message}".rstrip() for s in steps) or "nothing"
+    if sync_conn.dialect.name == "mysql":
+        # MySQL/MariaDB commit each DDL statement at once; no transaction can take it back.
+        left = (
+            "DDL is not transactional on MySQL/MariaDB, so the failed revision may be partly "
+            "applied (its statements before the error stay); check the schema against it and "
+            "undo them by hand before migrating again"
+        )
+    else:
+        # PostgreSQL and SQLite (BEGIN IMMEDIATE on flash_db's connections) run DDL in
+        # transactions, and each revision has its own (transaction_per_migration).
+        left = "the failed revision was rolled back; fix it and migrate again"
+    return MigrationError(
+        f"{where} of {alias!r} failed: {_one_line(exc)}; {verb} by this run before it: {before}; {left}"
+    )
+
+
+def _one_line(exc: Exception) -> str:
+    """``Type: message`` without SQLAlchemy's statement and background link lines."""
+    original = getattr(exc, "orig", None)
+    shown = original if isinstance(original, Exception) else exc
+    text = " ".join(str(shown).split("\n")[0].split())
+    return f"{type(shown).__name__}: {text}"
+
+
+def _relative(project: Project, path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(project.root))
+    except ValueError:
+        return str(path)
+
+
+def known_heads(scripts: ScriptDirectory, heads: tuple[str, ...], alias: str) -> None:
+    """Refuse a database whose recorded revision is not in the migrations folder."""
+    for head in heads:
+        try:
+            found = scripts.get_revision(head)
+        except CommandError:
+            found = None
+        if found is None:
+            raise MigrationError(
+                f"database {alias!r} is at revision {head!r}, which is not in "
+                f"{scripts.dir}/versions: the database is ahead of (or off) this migrations "
+                f"folder; migrate with the code that wrote that revision, or, if the schema matches "
+                f"a revision here, record that one: `flash db alembic -d {alias} stamp --purge "
+                f"REVISION`"
+            )
 
 
 def _message(scripts: ScriptDirectory, revision: str) -> str:
@@ -426,7 +535,7 @@ def _message(scripts: ScriptDirectory, revision: str) -> str:
 
 
 def _resolve(
-    scripts: ScriptDirectory, target: str, sync_conn: sa.Connection, alias: str
+    scripts: ScriptDirectory, target: str, current: tuple[str, ...], alias: str
 ) -> tuple[str, str]:
     """(direction, Alembic target) for a flash_db TARGET."""
     target = target.strip()
@@ -439,7 +548,6 @@ def _resolve(
     if target.startswith("+") and target[1:].isdigit():
         return "up", target
     script = _revision(scripts, target, alias)
-    current = current_heads(sync_conn, alias)
     applied = _applied(scripts, current)
     if script.revision in applied:
         return "down", script.revision
@@ -463,25 +571,116 @@ def _applied(scripts: ScriptDirectory, heads: tuple[str, ...]) -> set[str]:
     return {s.revision for s in scripts.iterate_revisions(heads, "base")}
 
 
-def migrate_sql(project: Project, alias: str, target: str = "head") -> str:
-    """The SQL ``migrate`` would run to reach ``target`` from nothing (``head``), or from
-    ``head`` down to ``target`` (``zero``, ``-N``, a revision), as Alembic's offline mode writes it."""
+@dataclass(frozen=True)
+class PendingSQL:
+    """What ``migrate --sql`` prints: the SQL, and why it stops early (SQLite batch mode)."""
+
+    sql: str
+    problem: str | None = None
+
+
+async def migrate_sql(project: Project, alias: str, target: str = "head") -> PendingSQL:
+    """The SQL ``migrate`` would run to bring ``alias`` from its current revision to
+    ``target`` (``head``, a revision, ``-N``, ``+N``, ``zero``), as Alembic's offline mode
+    writes it.
+
+    On SQLite an ``ALTER`` that needs batch mode's table rebuild cannot be rendered without
+    the live table: the SQL stops before that revision and ``problem`` says which revision
+    and table.
+    """
     scripts = _scripts(project, alias)
+    current = await _current(project, alias)
+    known_heads(scripts, current, alias)
+    if len(current) > 1:
+        raise MigrationError(
+            f"database {alias!r} is at several heads ({_heads(current)}); merge them with "
+            f"`flash db alembic -d {alias} merge heads` before asking for --sql"
+        )
+    direction, resolved = _resolve(scripts, target, current, alias)
+    chosen = _pending(scripts, direction, resolved, current)
+    if not chosen:
+        return PendingSQL(f"-- database {alias!r} is at {_heads(current)}: nothing to run\n")
     buffer = io.StringIO()
     config = alembic_config(project, alias, buffer=buffer)
     try:
-        if target in ("head", "heads"):
-            command.upgrade(config, "heads", sql=True)
-        elif target == "zero":
-            command.downgrade(config, f"{_single_head(scripts, alias)}:base", sql=True)
-        elif target.startswith("-") and target[1:].isdigit():
-            command.downgrade(config, f"{_single_head(scripts, alias)}:{target}", sql=True)
-        else:
-            script = _revision(scripts, target, alias)
-            command.upgrade(config, script.revision, sql=True)
+        _render(config, chosen, direction)
+        return PendingSQL(buffer.getvalue())
     except CommandError as exc:
-        raise MigrationError(_explain(str(exc), alias)) from None
-    return buffer.getvalue()
+        if "requires a live database" not in str(exc):
+            raise MigrationError(_explain(str(exc), alias)) from None
+    # Batch mode on SQLite: render revision by revision to say which one stops it.
+    done: list[Script] = []
+    output = io.StringIO()
+    for script in chosen:
+        buffer = io.StringIO()
+        try:
+            _render(alembic_config(project, alias, buffer=buffer), [script], direction)
+        except CommandError as exc:
+            table = re.search(r'reflect the table "([^"]+)"', str(exc))
+            what = f'batch_alter_table("{table.group(1)}")' if table else "a batch operation"
+            rendered = ", ".join(s.revision for s in done) or "none"
+            return PendingSQL(
+                output.getvalue(),
+                f"on SQLite, --sql stops at revision {script.revision} "
+                f"({_relative(project, Path(script.path))}): its {what} rebuilds the table "
+                f"from the live schema, which --sql cannot read; the SQL printed covers the "
+                f"revisions before it ({rendered}); `flash db migrate` runs them all",
+            )
+        output.write(buffer.getvalue())
+        done.append(script)
+    return PendingSQL(output.getvalue())
+
+
+async def _current(project: Project, alias: str) -> tuple[str, ...]:
+    """``alias``'s applied revisions, without creating a SQLite file that is not there."""
+    if _missing_sqlite_file(project, alias):
+        return ()
+    return await on_connection(project, alias, lambda conn: current_heads(conn, alias))
+
+
+def _missing_sqlite_file(project: Project, alias: str) -> bool:
+    url = project.url(alias)
+    if url.get_backend_name() != "sqlite":
+        return False
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return False
+    return not Path(database).exists()
+
+
+def _pending(
+    scripts: ScriptDirectory, direction: str, resolved: str, current: tuple[str, ...]
+) -> list[Script]:
+    """The revisions ``migrate`` would run, in the order it runs them."""
+    applied = _applied(scripts, current)
+    oldest_first = list(reversed(list(scripts.walk_revisions())))
+    if direction == "up":
+        if resolved.startswith("+"):
+            return [s for s in oldest_first if s.revision not in applied][: int(resolved[1:])]
+        wanted = {s.revision for s in scripts.iterate_revisions(resolved, "base")}
+        return [s for s in oldest_first if s.revision in wanted and s.revision not in applied]
+    newest_first = [s for s in reversed(oldest_first) if s.revision in applied]
+    if resolved == "base":
+        return newest_first
+    if resolved.startswith("-"):
+        return newest_first[: int(resolved[1:])]
+    kept = _applied(scripts, (resolved,))
+    return [s for s in newest_first if s.revision not in kept]
+
+
+def _render(config: Config, chosen: list[Script], direction: str) -> None:
+    """Alembic's offline SQL for the consecutive revisions ``chosen`` (in running order)."""
+    first, last = chosen[0], chosen[-1]
+    if direction == "up":
+        before = _down(first)
+        command.upgrade(config, f"{before}:{last.revision}" if before else last.revision, sql=True)
+    else:
+        command.downgrade(config, f"{first.revision}:{_down(last) or 'base'}", sql=True)
+
+
+def _down(script: Script) -> str | None:
+    down = script.down_revision
+    return down if isinstance(down, str) else (down[0] if down else None)
 
 
 def _single_head(scripts: ScriptDirectory, alias: str) -> str:
@@ -533,7 +732,9 @@ async def history(project: Project, alias: str) -> list[Entry]:
     heads = set(scripts.get_heads())
 
     def read(sync_conn: sa.Connection) -> tuple[str, ...]:
-        return current_heads(sync_conn, alias)
+        heads = current_heads(sync_conn, alias)
+        known_heads(scripts, heads, alias)
+        return heads
 
     applied = _applied(scripts, await on_connection(project, alias, read))
     ordered = list(reversed(list(scripts.walk_revisions())))
@@ -563,7 +764,6 @@ def alembic(project: Project, alias: str, argv: list[str]) -> None:
     Runs synchronously, outside an event loop: env.py connects when the command needs the
     database.
     """
-    ensure_folder(project, alias)
     cli = CommandLine(prog="flash db alembic")
     try:
         options = cli.parser.parse_args(argv)
@@ -574,6 +774,8 @@ def alembic(project: Project, alias: str, argv: list[str]) -> None:
     if not hasattr(options, "cmd"):
         cli.parser.print_help()
         return
+    # only now: asking for Alembic's help must not leave a migrations folder behind
+    ensure_folder(project, alias)
     config = alembic_config(project, alias)
     config.cmd_opts = options
     fn, positional, kwarg = options.cmd

@@ -58,10 +58,13 @@ def run_migrations(configure: Mapping[str, Any] | None = None) -> None:
     if connection is None:
         asyncio.run(_run_standalone(attributes.get(PROJECT), alias, extra))
         return
-    context.configure(
-        connection=connection,
-        **{**context_options(alias, connection.dialect.name, routers), **extra},
-    )
+    options = context_options(alias, connection.dialect.name, routers)
+    if connection.dialect.name == "sqlite":
+        # Alembic assumes SQLite DDL is not transactional because the sqlite3 driver sends
+        # no BEGIN before DDL; flash_db's connections send BEGIN IMMEDIATE when a
+        # transaction begins (flash_db.db._sqlite), so each revision's DDL does roll back.
+        options["transactional_ddl"] = True
+    context.configure(connection=connection, **{**options, **extra})
     with context.begin_transaction():
         context.run_migrations()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +32,8 @@ def test_check_uses_pyproject_config(tmp_path: Path) -> None:
     )
     result = run("db", "check", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "default  sqlite+aiosqlite:///proj.sqlite3  ok" in result.stdout
+    # the relative path is the file next to pyproject.toml
+    assert f"default  sqlite+aiosqlite:///{tmp_path.resolve()}/proj.sqlite3  ok" in result.stdout
 
 
 def test_check_unreachable_masks_password(tmp_path: Path) -> None:
@@ -102,3 +104,77 @@ def test_reference_page_is_current(tmp_path: Path) -> None:
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
     assert out.read_text() == page.read_text(), "docs/cli.md is stale: regenerate it (see above)"
+
+
+MODELS = "from flash_db import Model, fields\n\n\nclass Author(Model):\n    name = fields.CharField(max_length=100)\n"
+
+
+def test_relative_sqlite_path_is_next_to_the_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "models.py").write_text(MODELS)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.flash_db]\nmodels = ["app.models"]\n'
+        '[tool.flash_db.databases]\ndefault = "sqlite:///data/app.sqlite3"\n'
+    )
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    made = run("db", "makemigrations", cwd=sub)
+    assert made.returncode == 0, made.stderr
+    assert "wrote migrations/default/versions/" in made.stdout
+    # comparing the models with a database that does not exist yet creates no file
+    assert list(tmp_path.rglob("*.sqlite3")) == []
+    migrated = run("db", "migrate", cwd=sub)
+    assert migrated.returncode == 0, migrated.stderr
+    # run from sub/, the database is still the one pyproject.toml names: data/app.sqlite3
+    assert list(tmp_path.rglob("*.sqlite3")) == [tmp_path / "data" / "app.sqlite3"]
+    check = run("db", "check", cwd=sub)
+    assert f"sqlite+aiosqlite:///{tmp_path}/data/app.sqlite3  ok" in check.stdout
+
+
+def test_unknown_pyproject_key_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.flash_db]\nmodel = ["app.models"]\n')
+    result = run("db", "makemigrations", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: unknown key(s) 'model' in [tool.flash_db] of {tmp_path}/pyproject.toml "
+        "(did you mean 'models'?); known keys: commands, databases, migrations, models, "
+        "routers\n"
+    )
+
+
+def test_help_says_the_real_defaults_and_no_python_types(tmp_path: Path) -> None:
+    expected = {
+        "makemigrations": "default: every database with models or a migrations folder",
+        "migrate": "default: every database with models or a migrations folder",
+        "showmigrations": "default: every database with models or a migrations folder",
+        "check": "default: every configured database",
+        "sqlmigrate": "default: 'default'",
+        "inspectdb": "default: 'default'",
+        "alembic": "default: 'default'",
+        "dumpdata": "default: each model's own database",
+        "loaddata": "default: each model's own database",
+    }
+    pages = {"": run("--help", cwd=tmp_path).stdout, "db": run("db", "--help", cwd=tmp_path).stdout}
+    for command, default in expected.items():
+        page = run("db", command, "--help", cwd=tmp_path).stdout
+        pages[command] = page
+        flat = " ".join(page.split())
+        assert f"-d, --database ALIAS Database alias ({default}" in flat, (command, page)
+    reference = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
+    for name, text in [*pages.items(), ("docs/cli.md", reference)]:
+        # typer writes an argument's annotation after it: <str>, <list[str]>, <Path> …
+        assert not re.search(r"<(str|int|bool|path|Path|list\[[^>]*\])>", text), (name, text)
+    alembic = " ".join(pages["alembic"].split())
+    assert "Usage: flash db alembic [-d ALIAS] ALEMBIC_ARGS..." in alembic
+    assert "passes through to Alembic's own command line unchanged" in alembic
+
+
+def test_alembic_help_passes_through_and_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.flash_db]\n")
+    result = run("db", "alembic", "--", "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: flash db alembic")  # Alembic's own help
+    assert "stamp" in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pyproject.toml"]

@@ -82,12 +82,17 @@ def test_environment_wins_over_pyproject(pyproject: Path) -> None:
 
 def test_empty_environment_variable_is_ignored(pyproject: Path) -> None:
     settings = resolve(pyproject=pyproject, environ={"FLASH_DB_URL": ""})
-    assert str(settings.databases["default"]) == "sqlite+aiosqlite:///from_pyproject.sqlite3"
+    assert settings.databases["default"].database == str(
+        pyproject.parent / "from_pyproject.sqlite3"
+    )
 
 
 def test_pyproject_is_used_without_arguments_or_environment(pyproject: Path) -> None:
     settings = resolve(pyproject=pyproject, environ={})
-    assert str(settings.databases["default"]) == "sqlite+aiosqlite:///from_pyproject.sqlite3"
+    # a relative SQLite path is the file next to pyproject.toml, wherever flash runs
+    assert str(settings.databases["default"]) == (
+        f"sqlite+aiosqlite:///{pyproject.parent}/from_pyproject.sqlite3"
+    )
     assert settings.databases["archive"].drivername == "postgresql+asyncpg"
     assert settings.models == ["blog.models"]
     assert settings.migrations == "db/migrations"
@@ -102,6 +107,38 @@ def test_default_is_sqlite_in_the_working_directory(empty_pyproject: Path) -> No
     assert settings.source == "default"
     assert settings.models == []
     assert settings.migrations == "migrations"
+
+
+def test_relative_sqlite_path_is_relative_to_the_pyproject(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "proj"
+    (project / "sub").mkdir(parents=True)
+    path = project / "pyproject.toml"
+    path.write_text(
+        '[tool.flash_db.databases]\ndefault = "sqlite:///data/app.sqlite3"\n'
+        'mem = "sqlite://"\nabs = "sqlite:////srv/x.sqlite3"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(project / "sub")
+    found = resolve(environ={})  # found from the sub-folder, the path still means proj/data
+    assert found.databases["default"].database == str(project / "data" / "app.sqlite3")
+    assert found.databases["mem"].database is None
+    assert found.databases["abs"].database == "/srv/x.sqlite3"
+    # FLASH_DB_URL is not in the file: relative to the working directory, as before
+    env = resolve(environ={"FLASH_DB_URL": "sqlite:///here.sqlite3"})
+    assert env.databases["default"].database == "here.sqlite3"
+
+
+def test_unknown_key_names_the_known_keys(tmp_path: Path) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[tool.flash_db]\nmodel = ["blog.models"]\n', encoding="utf-8")
+    with pytest.raises(ConfigurationError) as caught:
+        resolve(pyproject=path, environ={})
+    assert str(caught.value) == (
+        f"unknown key(s) 'model' in [tool.flash_db] of {path} (did you mean 'models'?); "
+        "known keys: commands, databases, migrations, models, routers"
+    )
 
 
 def test_models_may_be_a_single_string(tmp_path: Path) -> None:
