@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from .commands import (
     Entry,
+    PendingSQL,
     Step,
     check,
     connected,
@@ -31,6 +32,7 @@ from .project import Project, load_project
 __all__ = [
     "Entry",
     "HistoricalModels",
+    "PendingSQL",
     "Project",
     "RunPythonOp",
     "Step",
