@@ -65,6 +65,15 @@ async def _cancellations_done(driver: Any) -> None:
         await asyncio.wait(pending, timeout=SETTLE_SECONDS)
 
 
+def native_errors() -> tuple[type[Exception], ...]:
+    """asyncpg's own exception bases, which reach a pool checkout unwrapped: SQLAlchemy
+    sets a new connection up (its JSON codecs) on the raw asyncpg connection, and
+    SQLAlchemy 2.0's adapter does not translate errors of the connect itself."""
+    import asyncpg
+
+    return (asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
 def connect_args(args: dict[str, Any]) -> dict[str, Any]:
     """``args`` with :func:`connect` as the adapter's connect call, unless the user
     gave one of their own."""

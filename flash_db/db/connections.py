@@ -145,7 +145,8 @@ def _engine_for(url: URL, options: Mapping[str, Any]) -> AsyncEngine:
         kwargs["skip_autocommit_rollback"] = True
     kwargs.update(options)
     kwargs["connect_args"] = _utc_session(url, kwargs.get("connect_args") or {})
-    if url.get_driver_name() == "asyncpg":
+    asyncpg = url.get_driver_name() == "asyncpg"
+    if asyncpg:
         kwargs["connect_args"] = _asyncpg.connect_args(kwargs["connect_args"])
     try:
         engine = create_async_engine(url, **kwargs)
@@ -157,14 +158,16 @@ def _engine_for(url: URL, options: Mapping[str, Any]) -> AsyncEngine:
         ) from None
     except (TypeError, sa.exc.ArgumentError) as exc:
         raise ConfigurationError(f"bad engine options for {config.mask(url)}: {exc}") from None
+    sync = engine.sync_engine
     if url.get_backend_name() == "sqlite":
-        _sqlite.install(engine.sync_engine)
+        _sqlite.install(sync)
+    else:
+        # a server closes the pool's idle connections when it restarts or times them out
+        _liveness.install(sync)
+    if asyncpg:
+        _asyncpg.install(sync)
     # a pool checkout raises the driver's own errors, unwrapped: translated() must know them
-    register_dbapi(engine.dialect)
-    if engine.dialect.driver == "asyncpg":
-        _asyncpg.install(engine.sync_engine)
-    if url.get_backend_name() != "sqlite":
-        _liveness.install(engine.sync_engine)
+    register_dbapi(engine.dialect, *(_asyncpg.native_errors() if asyncpg else ()))
     return engine
 
 

@@ -274,8 +274,9 @@ _DIALECTS: dict[type[Exception], Dialect] = {}
 _dbapi_errors: tuple[type[Exception], ...] = ()
 
 
-def register_dbapi(dialect: Dialect) -> None:
-    """Let :class:`translated` recognise raw errors of ``dialect``'s DB-API.
+def register_dbapi(dialect: Dialect, *native: type[Exception]) -> None:
+    """Let :class:`translated` recognise raw errors of ``dialect``'s DB-API, and the
+    driver's ``native`` exception classes that reach the application unwrapped too.
 
     SQLAlchemy wraps driver errors in ``DBAPIError`` only inside ``Connection``'s
     execution; a checkout from the pool (``engine.pool.connect()``, the driver path's)
@@ -285,14 +286,7 @@ def register_dbapi(dialect: Dialect) -> None:
     for every engine flash_db creates.
     """
     global _dbapi_errors
-    bases: list[type[Exception]] = [dialect.loaded_dbapi.Error]
-    if dialect.driver == "asyncpg":
-        # asyncpg's own exceptions reach a pool checkout unwrapped too: SQLAlchemy sets
-        # a new connection up (its JSON codecs) on the raw asyncpg connection, and
-        # SQLAlchemy 2.0's adapter does not translate errors of the connect itself
-        import asyncpg
-
-        bases += [asyncpg.PostgresError, asyncpg.InterfaceError]
+    bases: tuple[type[Exception], ...] = (dialect.loaded_dbapi.Error, *native)
     for base in bases:
         _DIALECTS.setdefault(base, dialect)
     _dbapi_errors = tuple(_DIALECTS)
