@@ -374,10 +374,11 @@ def leasable(pool: Any) -> Any | None:
     invalidated or soft-invalidated, not due for recycling and has no finalize
     callbacks. Any other case goes through
     SQLAlchemy's checkout in the greenlet."""
+    checkout = pool.dispatch.checkout
     if (
         type(pool) is not AsyncAdaptedQueuePool
         or pool._pre_ping
-        or not _liveness.only_check(pool.dispatch.checkout)
+        or (checkout and not _liveness.only_check(checkout))
         or pool.dispatch.checkin
         or pool.dispatch.reset
     ):
@@ -392,7 +393,9 @@ def leasable(pool: Any) -> Any | None:
     recycle = pool._recycle
     if (
         record.dbapi_connection is None
-        or _liveness.peer_closed(record.dbapi_connection)  # the checkout replaces it
+        # what the liveness listener would refuse, where it is installed (not on SQLite);
+        # the checkout in the greenlet then replaces the connection
+        or (checkout and _liveness.peer_closed(record.dbapi_connection))
         or record.finalize_callback
         or pool._invalidate_time > start
         or record._soft_invalidate_time > start
