@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from .. import signals
 from ..db import connections
-from ..db.errors import translated
+from ..db.errors import first_line, translated
 from ..exceptions import ConfigurationError, FlashDBError, MigrationError
 from . import autogen
 from .project import Project
@@ -495,11 +495,11 @@ def _failed(
 
 
 def _one_line(exc: Exception) -> str:
-    """``Type: message`` without SQLAlchemy's statement and background link lines."""
+    """``Type: message``: the driver's error and its first line, as flash_db's database
+    errors show it (no SQLAlchemy statement or background link, no MySQL error number)."""
     original = getattr(exc, "orig", None)
     shown = original if isinstance(original, Exception) else exc
-    text = " ".join(str(shown).split("\n")[0].split())
-    return f"{type(shown).__name__}: {text}"
+    return f"{type(shown).__name__}: {' '.join(first_line(shown).split())}"
 
 
 def _relative(project: Project, path: Path) -> str:
