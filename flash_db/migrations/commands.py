@@ -33,7 +33,6 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import CommandLine, Config
 from alembic.migration import MigrationContext
-from alembic.operations import ops
 from alembic.runtime.migration import MigrationInfo
 from alembic.script import Script, ScriptDirectory
 from alembic.util.exc import CommandError
@@ -43,7 +42,7 @@ from .. import signals
 from ..db import connections
 from ..db.errors import first_line, translated
 from ..exceptions import ConfigurationError, FlashDBError, MigrationError
-from . import autogen
+from . import autogen, rewrite
 from .project import Project
 
 _T = TypeVar("_T")
@@ -257,15 +256,15 @@ async def makemigrations(
 
     def directives(context: Any, revision: Any, directives: list[Any]) -> None:
         script = directives[0]
-        _drop_model_info(script.upgrade_ops)
+        rewrite.drop_model_info(script.upgrade_ops)
         for operations in (script.upgrade_ops, script.downgrade_ops):
-            _drop_index_with_table(operations)
+            rewrite.drop_index_with_table(operations)
         if not empty and script.upgrade_ops.is_empty():
             directives[:] = []
             return
         if message is None:
             described.append(
-                _describe(script.upgrade_ops, first=scripts.get_current_head() is None)
+                rewrite.describe(script.upgrade_ops, first=scripts.get_current_head() is None)
             )
             script.message = described[-1]
 
@@ -290,70 +289,6 @@ async def makemigrations(
     path = Path(script.path)
     _format(path)
     return path
-
-
-def _drop_model_info(upgrade: ops.UpgradeOps) -> None:
-    """Keep the model class out of rendered ``create_table`` calls (it is in ``Table.info``)."""
-    for op in upgrade.ops:
-        if isinstance(op, ops.CreateTableOp):
-            op.info = {k: v for k, v in (op.info or {}).items() if k != "flash_db_model"}
-
-
-def _drop_index_with_table(operations: ops.OpContainer) -> None:
-    """Drop no index separately from a table dropped in the same revision.
-
-    Autogenerate emits ``drop_index`` before ``drop_table``; MySQL refuses to
-    drop an index that a foreign key of the table still needs, and the DROP
-    TABLE removes the indexes anyway.
-    """
-    dropped = {op.table_name for op in operations.ops if isinstance(op, ops.DropTableOp)}
-    if not dropped:
-        return
-    kept: list[Any] = []
-    for op in operations.ops:
-        if isinstance(op, ops.ModifyTableOps) and op.table_name in dropped:
-            op.ops = [sub for sub in op.ops if not isinstance(sub, ops.DropIndexOp)]
-            if not op.ops:
-                continue
-        elif isinstance(op, ops.DropIndexOp) and op.table_name in dropped:
-            continue
-        kept.append(op)
-    operations.ops = kept
-
-
-def _describe(upgrade: ops.UpgradeOps, *, first: bool) -> str:
-    """A message for a revision from its operations: ``initial``, ``add author.email`` …"""
-    if first:
-        return "initial"
-    words = []
-    for op in upgrade.ops:
-        if isinstance(op, ops.CreateTableOp):
-            words.append(f"create {op.table_name}")
-        elif isinstance(op, ops.DropTableOp):
-            words.append(f"drop {op.table_name}")
-        elif isinstance(op, ops.ModifyTableOps):
-            for sub in op.ops:
-                words.append(_describe_table_op(op.table_name, sub))
-        else:
-            words.append(type(op).__name__.removesuffix("Op").lower())
-    text = ", ".join(dict.fromkeys(words))
-    return text if len(text) <= 60 else text[:57].rsplit(",", 1)[0] + " and more"
-
-
-def _describe_table_op(table: str, op: Any) -> str:
-    if isinstance(op, ops.AddColumnOp):
-        return f"add {table}.{op.column.name}"
-    if isinstance(op, ops.DropColumnOp):
-        return f"remove {table}.{op.column_name}"
-    if isinstance(op, ops.AlterColumnOp):
-        return f"alter {table}.{op.column_name}"
-    if isinstance(op, ops.CreateIndexOp | ops.DropIndexOp):
-        verb = "index" if isinstance(op, ops.CreateIndexOp) else "drop index"
-        return f"{verb} {op.index_name}"
-    if isinstance(op, ops.AddConstraintOp | ops.DropConstraintOp):
-        verb = "add" if isinstance(op, ops.AddConstraintOp) else "drop"
-        return f"{verb} {getattr(op, 'constraint_name', None) or 'constraint'}"
-    return f"change {table}"
 
 
 def _format(path: Path) -> None:
