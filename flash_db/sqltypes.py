@@ -37,6 +37,12 @@ class Portable:
         """Dialect name → the type that backend needs instead of :meth:`portable`."""
         return {}
 
+    def portable_value(self, value: Any) -> tuple[Any, dict[str, Any]]:
+        """``value`` as :meth:`portable` binds it, and where a variant needs another
+        Python value, dialect name → that value (a revision that writes a value, such
+        as the one-off value of a new NOT NULL column, binds it through the public types)."""
+        return value, {}
+
 
 #: MySQL's plain DATETIME / TIME drop the fraction of a second
 _MYSQL_DATETIME6: dict[str, TypeEngine[Any]] = {"mysql": mysql.DATETIME(fsp=6)}
@@ -67,6 +73,14 @@ class UTCDateTime(Portable, TypeDecorator[dt.datetime]):
 
     def variants(self) -> dict[str, TypeEngine[Any]]:
         return _MYSQL_DATETIME6
+
+    def portable_value(self, value: Any) -> tuple[Any, dict[str, Any]]:
+        # aware UTC: timestamptz takes it, and SQLite's and MySQL's DATETIME write its
+        # fields as they are, which is the naive UTC these columns hold
+        if isinstance(value, dt.datetime):
+            value = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+            value = value.astimezone(dt.UTC)
+        return value, {}
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None or not isinstance(value, dt.datetime):
@@ -200,17 +214,26 @@ class Duration(Portable, TypeDecorator[dt.timedelta]):
     def variants(self) -> dict[str, TypeEngine[Any]]:
         return {"postgresql": sa.Interval()}
 
+    def portable_value(self, value: Any) -> tuple[Any, dict[str, Any]]:
+        if not isinstance(value, dt.timedelta):
+            return value, {}
+        return _microseconds(value), {"postgresql": value}
+
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None or dialect.name == "postgresql":
             return value
         if isinstance(value, dt.timedelta):
-            return (value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds
+            return _microseconds(value)
         return value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         if value is None or isinstance(value, dt.timedelta):
             return value
         return dt.timedelta(microseconds=int(value))
+
+
+def _microseconds(value: dt.timedelta) -> int:
+    return (value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds
 
 
 class EnumValue(Portable, TypeDecorator[enum.Enum]):
@@ -239,6 +262,9 @@ class EnumValue(Portable, TypeDecorator[enum.Enum]):
 
     def portable(self) -> TypeEngine[Any]:
         return sa.Integer() if self.integer else sa.String(self.length)
+
+    def portable_value(self, value: Any) -> tuple[Any, dict[str, Any]]:
+        return (None if value is None else self.enum_class(value).value), {}
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:

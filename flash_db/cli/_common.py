@@ -108,6 +108,11 @@ def say(message: str) -> None:
     console.print(message, markup=False)
 
 
+def warn(message: str) -> None:
+    """Print a warning or a question's preamble on stderr (stdout stays the result)."""
+    errors.print(message, markup=False)
+
+
 def detail(message: str) -> None:
     """Print only with ``--verbose``."""
     if verbose():

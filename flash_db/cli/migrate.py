@@ -7,6 +7,7 @@ models or a migrations folder, each with its own history.
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -14,6 +15,7 @@ import typer
 from ..exceptions import MigrationError
 from ..migrations import commands
 from ..migrations.project import Project, load_project
+from ..migrations.questions import Questioner, parse_defaults
 from ._common import (
     Command,
     Failed,
@@ -24,6 +26,7 @@ from ._common import (
     detail,
     run,
     say,
+    warn,
 )
 
 
@@ -47,8 +50,40 @@ def makemigrations(
             "--check", help="Write nothing; exit 1 if the models differ from the migrations."
         ),
     ] = False,
+    default: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--default",
+            metavar="TABLE.COLUMN=VALUE",
+            help="The value the rows already in a table get in a new NOT NULL column "
+            "(repeatable; a Python literal or plain text; now for a date or time).",
+        ),
+    ] = None,
+    rename: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rename",
+            metavar="TABLE.OLD=NEW|OLD=NEW",
+            help="Confirm that a column (table.old=new) or a table (old=new) was renamed, "
+            "without the question (repeatable).",
+        ),
+    ] = None,
+    no_input: Annotated[
+        bool,
+        typer.Option(
+            "--no-input",
+            "--noinput",
+            help="Ask nothing (as when not at a terminal): answers only from --default and "
+            "--rename.",
+        ),
+    ] = False,
 ) -> None:
-    """Write a migration for the difference between the models and the database."""
+    """Write a migration for the difference between the models and the database.
+
+    At a terminal it asks whether a dropped and an added column (or table) of the same
+    type were renamed, and what the rows already in a table get in a new NOT NULL
+    column that has no default.
+    """
 
     async def work() -> None:
         project = _project()
@@ -57,8 +92,17 @@ def makemigrations(
             if check:
                 await _check(project, aliases)
                 return
+            interactive = not no_input and sys.stdin.isatty()
             for alias in aliases:
-                path = await commands.makemigrations(project, alias, message=message, empty=empty)
+                questioner = Questioner(
+                    defaults=parse_defaults(default or []),
+                    renames=rename or [],
+                    prompt=_prompt if interactive else None,
+                    say=warn,
+                )
+                path = await commands.makemigrations(
+                    project, alias, message=message, empty=empty, questioner=questioner
+                )
                 if path is None:
                     say(f"{alias}: no changes")
                 else:
@@ -106,6 +150,10 @@ def _change(change: Any) -> str:
         table = getattr(getattr(obj, "table", None), "name", None) or getattr(obj, "parent", None)
         return f"{kind.replace('_', ' ')} {obj.name or ''} on {table}"
     return f"{kind} {rest}"
+
+
+def _prompt(question: str) -> str:
+    return str(typer.prompt(question, default="", show_default=False, prompt_suffix=""))
 
 
 def _relative(project: Project, path: Any) -> str:

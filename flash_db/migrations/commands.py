@@ -44,6 +44,7 @@ from ..db.errors import first_line, translated
 from ..exceptions import ConfigurationError, FlashDBError, MigrationError
 from . import autogen, rewrite
 from .project import Project
+from .questions import Questioner
 
 _T = TypeVar("_T")
 
@@ -230,10 +231,7 @@ def _explain(message: str, alias: str) -> str:
 def current_heads(sync_conn: sa.Connection, alias: str) -> tuple[str, ...]:
     """The revisions recorded as applied on ``alias`` (empty before the first migrate)."""
     opts: dict[str, Any] = {"version_table": autogen.version_table(alias)}
-    if sync_conn.dialect.name == "sqlite":
-        # as env.py says: flash_db's SQLite connections do run DDL in transactions, and
-        # Alembic's "Will assume non-transactional DDL." under -v would say otherwise
-        opts["transactional_ddl"] = True
+    opts.update(autogen.ddl_options(sync_conn.dialect))
     context = MigrationContext.configure(sync_conn, opts=opts)
     return tuple(context.get_current_heads())
 
@@ -242,21 +240,33 @@ def current_heads(sync_conn: sa.Connection, alias: str) -> tuple[str, ...]:
 
 
 async def makemigrations(
-    project: Project, alias: str, *, message: str | None = None, empty: bool = False
+    project: Project,
+    alias: str,
+    *,
+    message: str | None = None,
+    empty: bool = False,
+    questioner: Questioner | None = None,
 ) -> Path | None:
     """Write a revision for the difference between ``alias``'s models and its database.
 
     Returns the new file, or None when nothing changed (no file is written then,
     unless ``empty=True`` asks for an empty revision to fill in by hand).
-    The database must be at its latest revision.
+    The database must be at its latest revision. ``questioner`` answers what the
+    models alone cannot say (likely renames, values for the rows already in a table
+    that gets a NOT NULL column); without one, nothing is asked: see
+    :mod:`flash_db.migrations.questions`.
     """
     ensure_folder(project, alias)
     scripts = ScriptDirectory.from_config(alembic_config(project, alias))
     described: list[str] = []
+    answers = questioner or Questioner()
 
     def directives(context: Any, revision: Any, directives: list[Any]) -> None:
         script = directives[0]
         rewrite.drop_model_info(script.upgrade_ops)
+        if not empty:
+            rewrite.rename(script, answers, context.dialect)
+            rewrite.fill_not_null(script, answers)
         for operations in (script.upgrade_ops, script.downgrade_ops):
             rewrite.drop_index_with_table(operations)
         if not empty and script.upgrade_ops.is_empty():
@@ -413,7 +423,7 @@ def _failed(
     if failed is not None:
         where = f"revision {failed.revision} ({_relative(project, Path(failed.path))})"
     before = ", ".join(f"{s.revision} {s.message}".rstrip() for s in steps) or "nothing"
-    if sync_conn.dialect.name == "mysql":
+    if not connections[alias].features.transactional_ddl:
         # MySQL/MariaDB commit each DDL statement at once; no transaction can take it back.
         left = (
             "DDL is not transactional on MySQL/MariaDB, so the failed revision may be partly "

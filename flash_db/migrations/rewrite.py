@@ -2,14 +2,23 @@
 
 Alembic compares the models with the database and proposes operations; flash_db
 then keeps model classes out of the revision, drops no index separately from its
-table, and names the revision after what it does.
+table, asks about likely renames (:func:`rename`), gives the rows already in a
+table a value for a new NOT NULL column (:func:`fill_not_null`), and names the
+revision after what it does.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+from alembic.autogenerate import render, renderers
+from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
+
+from ..models import metadata
+from .autogen import column_type
+from .questions import OneOff, Questioner
 
 
 def drop_model_info(upgrade: ops.UpgradeOps) -> None:
@@ -45,19 +54,43 @@ def describe(upgrade: ops.UpgradeOps, *, first: bool) -> str:
     """A message for a revision from its operations: ``initial``, ``add author.email`` …"""
     if first:
         return "initial"
-    words = []
+    added = {
+        (op.table_name, sub.column.name)
+        for op in upgrade.ops
+        if isinstance(op, ops.ModifyTableOps)
+        for sub in op.ops
+        if isinstance(sub, ops.AddColumnOp)
+    }
+    words: list[str] = []
+    # index and constraint changes name the revision only when nothing else does
+    secondary: list[str] = []
     for op in upgrade.ops:
         if isinstance(op, ops.CreateTableOp):
             words.append(f"create {op.table_name}")
         elif isinstance(op, ops.DropTableOp):
             words.append(f"drop {op.table_name}")
+        elif isinstance(op, ops.RenameTableOp):
+            words.append(f"rename {op.table_name} to {op.new_table_name}")
         elif isinstance(op, ops.ModifyTableOps):
             for sub in op.ops:
-                words.append(_describe_table_op(op.table_name, sub))
-        else:
+                if isinstance(sub, ops.AlterColumnOp) and (op.table_name, sub.column_name) in added:
+                    continue  # made NOT NULL after its backfill: part of "add"
+                side = _INDEXES_AND_CONSTRAINTS
+                (secondary if isinstance(sub, side) else words).append(
+                    _describe_table_op(op.table_name, sub)
+                )
+        elif not isinstance(op, BackfillOp):
             words.append(type(op).__name__.removesuffix("Op").lower())
-    text = ", ".join(dict.fromkeys(words))
+    text = ", ".join(dict.fromkeys(words or secondary))
     return text if len(text) <= 60 else text[:57].rsplit(",", 1)[0] + " and more"
+
+
+_INDEXES_AND_CONSTRAINTS = (
+    ops.CreateIndexOp,
+    ops.DropIndexOp,
+    ops.AddConstraintOp,
+    ops.DropConstraintOp,
+)
 
 
 def _describe_table_op(table: str, op: Any) -> str:
@@ -66,6 +99,8 @@ def _describe_table_op(table: str, op: Any) -> str:
     if isinstance(op, ops.DropColumnOp):
         return f"remove {table}.{op.column_name}"
     if isinstance(op, ops.AlterColumnOp):
+        if op.modify_name:
+            return f"rename {table}.{op.column_name} to {op.modify_name}"
         return f"alter {table}.{op.column_name}"
     if isinstance(op, ops.CreateIndexOp | ops.DropIndexOp):
         verb = "index" if isinstance(op, ops.CreateIndexOp) else "drop index"
@@ -74,3 +109,327 @@ def _describe_table_op(table: str, op: Any) -> str:
         verb = "add" if isinstance(op, ops.AddConstraintOp) else "drop"
         return f"{verb} {getattr(op, 'constraint_name', None) or 'constraint'}"
     return f"change {table}"
+
+
+# -- renames ------------------------------------------------------------------------------
+
+
+def rename(script: Any, questioner: Questioner, dialect: sa.Dialect) -> None:
+    """Ask about each likely rename in ``script`` and write the confirmed ones as renames.
+
+    A table dropped and one created with the same columns is a candidate table rename;
+    on one table, a column dropped and one added with the same type, nullability and
+    presence of a server default is a candidate column rename. A confirmed one is
+    ``rename_table`` / ``alter_column(new_column_name=…)`` in both directions, which keeps
+    the data where a drop and an add would lose it.
+    """
+    upgrade, downgrade = script.upgrade_ops, script.downgrade_ops
+    dropped = [op for op in upgrade.ops if isinstance(op, ops.DropTableOp)]
+    for create in [op for op in upgrade.ops if isinstance(op, ops.CreateTableOp)]:
+        for gone in dropped:
+            if _same_table(gone.to_table(), create.to_table(), dialect) and questioner.rename_table(
+                gone.table_name, create.table_name
+            ):
+                _rename_table(upgrade, gone.table_name, create.table_name)
+                _rename_table(downgrade, create.table_name, gone.table_name)
+                dropped.remove(gone)
+                break
+    for table_ops in [op for op in upgrade.ops if isinstance(op, ops.ModifyTableOps)]:
+        table = table_ops.table_name
+        drops = [op for op in table_ops.ops if isinstance(op, ops.DropColumnOp)]
+        for add in [op for op in table_ops.ops if isinstance(op, ops.AddColumnOp)]:
+            for drop in drops:
+                if _same_column(drop.to_column(), add.column, dialect) and (
+                    questioner.rename_column(table, drop.column_name, add.column.name)
+                ):
+                    _rename_column(upgrade, table, drop.column_name, add.column)
+                    _rename_column(downgrade, table, add.column.name, drop.to_column())
+                    drops.remove(drop)
+                    break
+
+
+def _same_column(old: sa.Column[Any], new: sa.Column[Any], dialect: sa.Dialect) -> bool:
+    return (
+        old.nullable == new.nullable
+        and (old.server_default is None) == (new.server_default is None)
+        and column_type(old.type, dialect) == column_type(new.type, dialect)
+    )
+
+
+def _same_table(old: sa.Table, new: sa.Table, dialect: sa.Dialect) -> bool:
+    def shape(table: sa.Table) -> set[tuple[str, str | None, bool]]:
+        return {(c.name, column_type(c.type, dialect), bool(c.nullable)) for c in table.columns}
+
+    return bool(old.columns) and shape(old) == shape(new)
+
+
+def _rename_column(
+    container: ops.OpContainer, table: str, old: str, column: sa.Column[Any]
+) -> None:
+    """In ``container``: ``table``'s drop of ``old`` and add of ``column`` become one rename.
+
+    The rename gets a batch of its own, before the table's other changes: in SQLite's
+    batch rebuild an index created on the new name in the same batch is not found.
+    ``column`` is the column after the rename; MySQL's ``CHANGE`` restates its type,
+    nullability, default and comment, which is why they are given.
+    """
+    rename = ops.AlterColumnOp(
+        table,
+        old,
+        modify_name=column.name,
+        existing_type=column.type,
+        existing_nullable=column.nullable,
+        existing_server_default=column.server_default,
+        existing_comment=column.comment,
+    )
+    batches = [
+        op for op in container.ops if isinstance(op, ops.ModifyTableOps) and op.table_name == table
+    ]
+    renames = next((b for b in batches if getattr(b, _RENAMES, False)), None)
+    for batch in batches:
+        batch.ops = [
+            op
+            for op in batch.ops
+            if not (isinstance(op, ops.DropColumnOp) and op.column_name == old)
+            and not (isinstance(op, ops.AddColumnOp) and op.column.name == column.name)
+        ]
+    if renames is None:
+        renames = ops.ModifyTableOps(table, [])
+        setattr(renames, _RENAMES, True)
+        container.ops.insert(container.ops.index(batches[0]), renames)
+    renames.ops.append(rename)
+    container.ops[:] = [
+        op for op in container.ops if not (isinstance(op, ops.ModifyTableOps) and not op.ops)
+    ]
+
+
+#: marks the batch that holds a table's column renames
+_RENAMES = "flash_db_renames"
+
+
+def _rename_table(container: ops.OpContainer, old: str, new: str) -> None:
+    """In ``container``: the drop of ``old`` and creation of ``new`` become a rename.
+
+    The indexes and unique constraints named after the old table are dropped and those
+    of the new one created, on the renamed table; an index or constraint whose name
+    did not change stays. The rename comes first, before any foreign key that another
+    table's changes point at ``new``.
+    """
+    created = next(
+        op for op in container.ops if isinstance(op, ops.CreateTableOp) and op.table_name == new
+    )
+    dropped = next(
+        op for op in container.ops if isinstance(op, ops.DropTableOp) and op.table_name == old
+    )
+    old_table, new_table = dropped.to_table(), created.to_table()
+    old_uniques = {c.name: c for c in old_table.constraints if isinstance(c, sa.UniqueConstraint)}
+    new_uniques = {c.name: c for c in new_table.constraints if isinstance(c, sa.UniqueConstraint)}
+    moved: list[Any] = []
+    kept: list[Any] = []
+    for op in container.ops:
+        if op is created or op is dropped:
+            continue
+        if isinstance(op, ops.DropIndexOp) and op.table_name == old:
+            moved.append(ops.DropIndexOp(op.index_name, new, **op.kw))
+            continue
+        if isinstance(op, ops.ModifyTableOps) and op.table_name == old:
+            for sub in op.ops:
+                if isinstance(sub, ops.DropIndexOp):
+                    moved.append(ops.DropIndexOp(sub.index_name, new, **sub.kw))
+            continue
+        kept.append(op)
+    created_indexes = {
+        sub.index_name
+        for op in kept
+        for sub in (op.ops if isinstance(op, ops.ModifyTableOps) else [op])
+        if isinstance(sub, ops.CreateIndexOp) and sub.table_name == new
+    }
+    unchanged = {op.index_name for op in moved} & created_indexes
+    changes: list[Any] = [op for op in moved if op.index_name not in unchanged]
+    changes += [
+        ops.DropConstraintOp(name, new, type_="unique")
+        for name in old_uniques
+        if name is not None and name not in new_uniques
+    ]
+    changes += [
+        ops.CreateUniqueConstraintOp(name, new, [c.name for c in constraint.columns])
+        for name, constraint in new_uniques.items()
+        if name is not None and name not in old_uniques
+    ]
+    for op in kept:
+        if isinstance(op, ops.ModifyTableOps) and op.table_name == new:
+            op.ops = [
+                s
+                for s in op.ops
+                if not (isinstance(s, ops.CreateIndexOp) and s.index_name in unchanged)
+            ]
+    kept = [op for op in kept if not (isinstance(op, ops.ModifyTableOps) and not op.ops)]
+    kept = [
+        op
+        for op in kept
+        if not (
+            isinstance(op, ops.CreateIndexOp)
+            and op.table_name == new
+            and op.index_name in unchanged
+        )
+    ]
+    head: list[Any] = [ops.RenameTableOp(old, new)]
+    if changes:
+        head.append(ops.ModifyTableOps(new, changes))
+    container.ops = head + kept
+
+
+def _render_rename_table(autogen_context: AutogenContext, op: ops.RenameTableOp) -> str:
+    return f"op.rename_table({op.table_name!r}, {op.new_table_name!r})"
+
+
+try:
+    # Alembic's autogenerate never proposes a table rename, so it has no renderer for one
+    renderers.dispatch_for(ops.RenameTableOp)(_render_rename_table)
+except ValueError:  # a later Alembic that renders it itself
+    pass
+
+
+# -- NOT NULL columns on tables with rows -------------------------------------------------
+
+
+class BackfillOp(ops.MigrateOperation):
+    """Give the rows of ``table`` whose ``column`` is NULL a one-off value.
+
+    Written into the revision as a plain ``UPDATE`` through SQLAlchemy (no flash_db
+    import): the value is bound as a parameter, through the column's public type.
+    """
+
+    def __init__(self, table: str, column: str, type_: Any, value: OneOff) -> None:
+        self.table_name = table
+        self.column_name = column
+        self.type = type_
+        self.value = value
+
+
+@renderers.dispatch_for(BackfillOp)
+def _render_backfill(autogen_context: AutogenContext, op: BackfillOp) -> list[str]:
+    if autogen_context.imports is not None:
+        autogen_context.imports.update(op.value.imports)
+    column = op.column_name
+    type_text = render._repr_type(op.type, autogen_context)
+    return [
+        f"# the rows already in {op.table_name} get a value for {column}",
+        f"table = sa.table({op.table_name!r}, sa.column({column!r}, {type_text}))",
+        f"op.execute(table.update().where(table.c[{column!r}].is_(None)).values("
+        f"{{{column!r}: {op.value.code}}}))",
+    ]
+
+
+def fill_not_null(script: Any, questioner: Questioner) -> None:
+    """Give the rows already in a table a value for each NOT NULL column added to it.
+
+    A new NOT NULL column with no server default cannot be added to a table with rows
+    (each backend refuses, SQLite's batch copy with ``IntegrityError … _alembic_tmp``).
+    It is added nullable, the rows get the field's default (a callable's value, read
+    once; ``now`` for ``auto_now``/``auto_now_add``) or the value the user gives, and
+    then the column becomes NOT NULL. A column that becomes NOT NULL gets a value for
+    the rows that hold NULL when the user gives one.
+    """
+    result: list[Any] = []
+    for op in script.upgrade_ops.ops:
+        if not isinstance(op, ops.ModifyTableOps):
+            result.append(op)
+            continue
+        before: list[Any] = []
+        after: list[Any] = []
+        for index, sub in enumerate(op.ops):
+            if isinstance(sub, ops.AddColumnOp) and _needs_value(sub.column):
+                column = sub.column
+                field = _field(op.table_name, column.name)
+                value = _model_default(field, column.type) or questioner.one_off(
+                    op.table_name, column.name, field, column.type
+                )
+                if value is None:
+                    continue  # unanswered: questioner.finish() refuses the migration
+                op.ops[index] = ops.AddColumnOp(op.table_name, _nullable(column))
+                after.append(BackfillOp(op.table_name, column.name, column.type, value))
+                after.append(
+                    ops.ModifyTableOps(
+                        op.table_name,
+                        [
+                            ops.AlterColumnOp(
+                                op.table_name,
+                                column.name,
+                                modify_nullable=False,
+                                existing_type=column.type,
+                                existing_nullable=True,
+                                existing_server_default=None,
+                                existing_comment=column.comment,
+                            )
+                        ],
+                    )
+                )
+            elif (
+                isinstance(sub, ops.AlterColumnOp)
+                and sub.modify_nullable is False
+                and sub.existing_nullable
+            ):
+                field = _field(op.table_name, sub.column_name)
+                type_ = sub.modify_type or sub.existing_type
+                if field is not None:
+                    type_ = field.model._meta.table.c[field.attname].type
+                value = questioner.one_off(
+                    op.table_name, sub.column_name, field, type_, altered=True
+                )
+                if value is not None:
+                    before.append(BackfillOp(op.table_name, sub.column_name, type_, value))
+        result.extend([*before, op, *_merged(after)])
+    script.upgrade_ops.ops = result
+    questioner.finish()
+
+
+def _merged(after: list[Any]) -> list[Any]:
+    """The backfills, then one batch that makes all of the table's new columns NOT NULL."""
+    fills = [op for op in after if isinstance(op, BackfillOp)]
+    alters = [sub for op in after if isinstance(op, ops.ModifyTableOps) for sub in op.ops]
+    if not alters:
+        return fills
+    table = after[0].table_name
+    return [*fills, ops.ModifyTableOps(table, alters)]
+
+
+def _needs_value(column: sa.Column[Any]) -> bool:
+    return (
+        not column.nullable
+        and column.server_default is None
+        and column.computed is None
+        and not column.primary_key
+    )
+
+
+def _nullable(column: sa.Column[Any]) -> sa.Column[Any]:
+    """A copy of ``column`` that allows NULL (the model's own column stays as it is)."""
+    return sa.Column(
+        column.name,
+        column.type,
+        nullable=True,
+        comment=column.comment,
+        autoincrement=column.autoincrement,
+    )
+
+
+def _field(table: str, column: str) -> Any:
+    """The model field whose column is ``table.column`` (None for a table without a model)."""
+    found = metadata.tables.get(table)
+    model = found.info.get("flash_db_model") if found is not None else None
+    if model is None:
+        return None
+    return next((f for f in model._meta.concrete_fields if f.column_name == column), None)
+
+
+def _model_default(field: Any, column_type: Any) -> OneOff | None:
+    """The value the field itself gives new rows, if it gives one."""
+    if field is None:
+        return None
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        return OneOff.now(field)
+    if not field.has_default:
+        return None
+    value = field.get_default()
+    return None if value is None else OneOff.of(field.to_python(value), column_type)
