@@ -211,7 +211,9 @@ class Field(RegisterLookupMixin, Generic[T, N]):
             index=self.db_index or None,
             server_default=self.server_default(),
             comment=self.description,
-            autoincrement=self.auto_increment if self.primary_key else False,
+            # only a primary key autoincrements; "auto" elsewhere keeps revisions free of
+            # an autoincrement=False on every column
+            autoincrement=self.auto_increment if self.primary_key else "auto",
         )
 
     # -- values -----------------------------------------------------------------------------
