@@ -37,6 +37,7 @@ from sqlalchemy.types import TypeDecorator
 from ..db.config import DEFAULT_ALIAS
 from ..db.connections import models_on
 from ..models import metadata
+from ..query.features import Features
 from ..sqltypes import Duration, NaiveDateTime, Portable, PreciseTime, UTCDateTime
 
 log = logging.getLogger(__name__)
@@ -334,6 +335,10 @@ def column_type(type_: Any, dialect: sa.Dialect) -> str | None:
     text = _SYNONYMS.get(text, text)
     if dialect.name == "mysql":
         text = _MYSQL_SYNONYMS.get(text, text)
+        # MariaDB reflects an integer with its display width (BIGINT(20)), which is no
+        # part of the type (TINYINT(1) is BOOLEAN, above)
+        text = re.sub(r"^(TINYINT|SMALLINT|MEDIUMINT|INT|INTEGER|BIGINT)\(\d+\)", r"\1", text)
+        text = _SYNONYMS.get(text, text)
     return text
 
 
@@ -360,6 +365,16 @@ def context_options(alias: str, dialect_name: str, routers: Sequence[Any] = ()) 
     }
 
 
+def ddl_options(dialect: sa.Dialect) -> dict[str, Any]:
+    """How DDL runs on ``dialect``, for every ``MigrationContext`` flash_db configures.
+
+    Alembic takes SQLite's DDL to be non-transactional (the sqlite3 module sends no
+    BEGIN before it) and says so under ``-v``; flash_db's connections do run it in a
+    transaction (see :attr:`Features.transactional_ddl`).
+    """
+    return {"transactional_ddl": Features.from_dialect(dialect).transactional_ddl}
+
+
 def diff(connection: sa.Connection, alias: str, routers: Sequence[Any] = ()) -> list[Any]:
     """The differences between ``alias``'s models and the database (Alembic's diff tuples)."""
     options = context_options(alias, connection.dialect.name, routers)
@@ -367,5 +382,6 @@ def diff(connection: sa.Connection, alias: str, routers: Sequence[Any] = ()) -> 
         k: options[k]
         for k in ("compare_type", "compare_server_default", "include_object", "render_item")
     }
+    opts.update(ddl_options(connection.dialect))
     context = MigrationContext.configure(connection, opts=opts)
     return list(compare_metadata(context, metadata))

@@ -27,6 +27,7 @@ from .autogen import (
     PROJECT,
     ROUTERS,
     context_options,
+    ddl_options,
 )
 from .commands import connected, on_connection
 from .project import load_project
@@ -58,12 +59,10 @@ def run_migrations(configure: Mapping[str, Any] | None = None) -> None:
     if connection is None:
         asyncio.run(_run_standalone(attributes.get(PROJECT), alias, extra))
         return
-    options = context_options(alias, connection.dialect.name, routers)
-    if connection.dialect.name == "sqlite":
-        # Alembic assumes SQLite DDL is not transactional because the sqlite3 driver sends
-        # no BEGIN before DDL; flash_db's connections send BEGIN IMMEDIATE when a
-        # transaction begins (flash_db.db._sqlite), so each revision's DDL does roll back.
-        options["transactional_ddl"] = True
+    options = {
+        **context_options(alias, connection.dialect.name, routers),
+        **ddl_options(connection.dialect),
+    }
     context.configure(connection=connection, **{**options, **extra})
     with context.begin_transaction():
         context.run_migrations()

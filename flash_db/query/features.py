@@ -44,6 +44,10 @@ class Features:
     #: switching a connection back to autocommit is a statement to the server (MySQL's
     #: SET AUTOCOMMIT=1; asyncpg keeps the mode in the client), so it can fail
     autocommit_switch_sends_sql: bool
+    #: DDL runs inside a transaction and rolls back with it: PostgreSQL, and SQLite on
+    #: flash_db's connections (``begin_sql``: the sqlite3 module itself sends no BEGIN
+    #: before DDL); MySQL/MariaDB commit each DDL statement at once
+    transactional_ddl: bool
     #: sent by ``atomic()`` to open its transaction on a connection left in the driver's
     #: autocommit mode; ``None``: the connection is switched to the isolation level and
     #: the driver opens the transaction
@@ -80,6 +84,7 @@ class Features:
             else "SET TRANSACTION READ ONLY",
             read_only_reset_sql="PRAGMA query_only = OFF" if name == "sqlite" else None,
             autocommit_switch_sends_sql=name == "mysql",
+            transactional_ddl=name != "mysql",
             # SQLite has one isolation level, so nothing is gained by switching the sqlite3
             # connection out of autocommit, and each switch (and the switch back when the
             # pool takes the connection) is a hop to aiosqlite's thread. BEGIN IMMEDIATE
