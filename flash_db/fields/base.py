@@ -16,7 +16,7 @@ when ``null=True`` (``N`` is ``Literal[True]``)::
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Self, cast, overload
 
@@ -98,7 +98,12 @@ class Field(RegisterLookupMixin, Generic[T, N]):
     Options (all keyword-only): ``null``, ``default`` (value or callable),
     ``db_default`` (server-side default: a value or an expression such as
     ``Now()``), ``unique``, ``db_index``, ``primary_key``, ``choices``,
-    ``validators``, ``db_column``, ``max_length``, ``description``.
+    ``validators``, ``db_column``, ``max_length``, ``description``, and
+    ``db_types``: the column type on some backends instead of the field's own,
+    as SQLAlchemy types by dialect name (the others keep the field's)::
+
+        data = fields.JSONField(db_types={"postgresql": postgresql.JSONB()})
+        addr = fields.TextField(db_types={"postgresql": postgresql.INET()})
     """
 
     #: the Python type values should have (used in validation messages)
@@ -126,6 +131,7 @@ class Field(RegisterLookupMixin, Generic[T, N]):
         db_column: str | None = None,
         max_length: int | None = None,
         description: str | None = None,
+        db_types: Mapping[str, TypeEngine[Any]] | None = None,
     ) -> None:
         self.null: bool = bool(null)
         self.default = default
@@ -138,6 +144,7 @@ class Field(RegisterLookupMixin, Generic[T, N]):
         self.db_column = db_column
         self.max_length = max_length
         self.description = description
+        self.db_types = dict(db_types or {})
         self.creation_counter = next(_counter)
         self.name = ""
         self.model = None
@@ -184,6 +191,14 @@ class Field(RegisterLookupMixin, Generic[T, N]):
         """The SQLAlchemy column type. Custom fields override this."""
         raise NotImplementedError(f"{type(self).__name__} must define sa_type()")
 
+    def column_type(self) -> TypeEngine[Any]:
+        """The column's type: :meth:`sa_type`, with the ``db_types`` of the backends that
+        asked for another (SQLAlchemy's ``with_variant``)."""
+        type_ = self.sa_type()
+        for dialect, variant in self.db_types.items():
+            type_ = type_.with_variant(variant, dialect)
+        return type_
+
     def server_default(self) -> Any:
         """The ``server_default`` for the column, from ``db_default``."""
         value = self.db_default
@@ -203,7 +218,7 @@ class Field(RegisterLookupMixin, Generic[T, N]):
         """The SQLAlchemy ``Column`` for this field."""
         return sa.Column(
             self.column_name,
-            self.sa_type(),
+            self.column_type(),
             key=self.attname,
             primary_key=self.primary_key,
             nullable=self.null,

@@ -185,7 +185,7 @@ class ForeignKey(RelatedField[T, N]):
         if target.auto_increment:
             # Auto pks are plain integers of the same size in the referencing column.
             return sa.BigInteger() if target.type_max > 2**31 else sa.Integer()
-        return target.sa_type()
+        return target.column_type()
 
     def build_column(self) -> sa.Column[Any]:
         column = super().build_column()

@@ -46,7 +46,7 @@ def differs(dialect: str, reflected: Any, model: Any) -> bool:
 
 def rendered(field: fields.Field[Any], dialect: str) -> tuple[str, set[str]]:
     made = autogen(dialect)
-    text = render_item("type", field.sa_type(), made)
+    text = render_item("type", field.column_type(), made)
     assert isinstance(text, str)
     return text, made.imports
 
@@ -148,3 +148,23 @@ def test_a_backend_spelling_is_the_same_type(dialect: str, reflected: Any, model
 )
 def test_a_real_change_is_reported(dialect: str, reflected: Any, model: Any) -> None:
     assert differs(dialect, reflected, model)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_db_types_are_written_as_variants(dialect: str) -> None:
+    """A field's ``db_types`` make the column on those backends, the field's own type on
+    the others: a revision carries them as SQLAlchemy variants, from any backend."""
+    stamped = fields.DateTimeField(db_types={"postgresql": postgresql.TIMESTAMP(precision=3)})
+    text, imports = rendered(stamped, dialect)
+    assert text.replace("'", '"') == (
+        'sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql")'
+        '.with_variant(postgresql.TIMESTAMP(precision=3), "postgresql")'
+    )
+    assert "from sqlalchemy.dialects import postgresql" in imports
+    address = fields.TextField(db_types={"postgresql": postgresql.INET()})
+    column = address.column_type()
+    assert str(column.compile(dialect=postgresql.dialect())) == "INET"
+    assert str(column.compile(dialect=sqlite.dialect())) == "TEXT"
+    # the reflected INET of a legacy table is the model's column: no change
+    assert not differs("postgresql", postgresql.INET(), column)
+    assert differs("postgresql", sa.TEXT(), column)
