@@ -11,6 +11,7 @@ as a change, and ``map_default`` turns a reflected server default into the
 
 from __future__ import annotations
 
+import copy
 import decimal
 import re
 from dataclasses import dataclass
@@ -24,8 +25,17 @@ from sqlalchemy.engine.interfaces import ReflectedColumn
 from .. import fields
 from ..expressions import Now
 from ..fields import NOT_PROVIDED, Field
+from .autogen import compare_type
 
-__all__ = ["Mapped", "json_columns", "map_default", "map_type", "type_differs", "type_name"]
+__all__ = [
+    "Mapped",
+    "json_columns",
+    "keep_type",
+    "map_default",
+    "map_type",
+    "type_differs",
+    "type_name",
+]
 
 
 # -- types ------------------------------------------------------------------------------------
@@ -62,6 +72,9 @@ def map_type(column: ReflectedColumn, dialect: sa.Dialect, json_columns: set[str
             {"max_length": length, "choices": values},
             f"native enum {shown}, mapped to CharField",
         )
+    if isinstance(type_, mysql.SET):
+        # MySQL's SET: any members, comma-separated ("a,c")
+        return Mapped(fields.CharField, {"max_length": len(",".join(type_.values)) or 1})
     if isinstance(type_, sa.Boolean):
         return Mapped(fields.BooleanField, {})
     if isinstance(type_, mysql.TINYINT) and type_.display_width == 1:
@@ -105,6 +118,9 @@ def map_type(column: ReflectedColumn, dialect: sa.Dialect, json_columns: set[str
         return Mapped(fields.BinaryField, {})
     if isinstance(type_, sa.types._Binary):
         return Mapped(fields.BinaryField, {}, f"{shown}, mapped to BinaryField")
+    if isinstance(type_, sa.ARRAY):
+        # lists on every backend: the array where there is one (db_types), JSON elsewhere
+        return Mapped(fields.JSONField, {})
     if isinstance(type_, sa.JSON):
         note = "JSONB, mapped to JSONField (json)" if isinstance(type_, postgresql.JSONB) else None
         return Mapped(fields.JSONField, {}, note)
@@ -126,16 +142,64 @@ def map_type(column: ReflectedColumn, dialect: sa.Dialect, json_columns: set[str
 
 def type_differs(context: MigrationContext, column: ReflectedColumn, mapped: Mapped) -> str | None:
     """A note when autogenerate would see the field's type as a change of the column's."""
-    probe = mapped.field_class(**mapped.kwargs).sa_type()
+    probe = mapped.field_class(**mapped.kwargs).column_type()
     table = sa.Table("t", sa.MetaData(), sa.Column(column["name"], probe))
     reflected = sa.Column(column["name"], column["type"])
-    if not context.impl.compare_type(reflected, table.c[column["name"]]):
+    wanted = table.c[column["name"]]
+    same = compare_type(context, reflected, wanted, reflected.type, probe) is False
+    if same or not context.impl.compare_type(reflected, wanted):
         return None
     dialect = context.dialect
     return (
         f"column type {type_name(column['type'], dialect)}; "
         f"{mapped.field_class.__name__} creates {type_name(probe, dialect)}"
     )
+
+
+def keep_type(context: MigrationContext, column: ReflectedColumn, mapped: Mapped) -> Mapped:
+    """``mapped``, keeping the column's own type on this backend where the field's differs.
+
+    A legacy column of a type flash_db does not create (PostgreSQL ``inet``, a native
+    enum, ``jsonb``, an array, MySQL's ``MEDIUMTEXT``) gets the field whose values fit it,
+    with ``db_types={backend: <the column's type>}``: the model then describes the
+    schema as it is, so the next ``makemigrations`` writes no ALTER that would change it,
+    and other backends get the field's own type. A column without a type (SQLite) or of
+    a type SQLAlchemy does not know keeps its note.
+    """
+    reflected = column["type"]
+    if isinstance(reflected, sa.types.NullType):
+        return mapped
+    difference = type_differs(context, column, mapped)
+    if difference is None and mapped.note is None:
+        return mapped
+    kept = Mapped(
+        mapped.field_class,
+        {**mapped.kwargs, "db_types": {context.dialect.name: _plain(reflected)}},
+    )
+    if type_differs(context, column, kept) is None:
+        if isinstance(reflected, sa.ARRAY):
+            kept.note = (
+                f"{type_name(reflected, context.dialect)} kept; values are lists, and JSON "
+                f"lookups do not apply to an array"
+            )
+        return kept
+    return Mapped(mapped.field_class, mapped.kwargs, mapped.note or difference)
+
+
+def _plain(type_: Any) -> Any:
+    """A reflected type without what MySQL reports beside it: the collation and character
+    set of each text column (the table's defaults, not compared as part of the type) and
+    an integer's display width (``INT(11)``, no part of the type since MySQL 8)."""
+    attributes = ["collation", "charset"]
+    if isinstance(type_, sa.Integer):
+        attributes.append("display_width")
+    present = [a for a in attributes if getattr(type_, a, None) is not None]
+    if not present:
+        return type_
+    plain = copy.copy(type_)
+    for attribute in present:
+        setattr(plain, attribute, None)
+    return plain
 
 
 # -- server defaults --------------------------------------------------------------------------

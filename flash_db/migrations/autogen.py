@@ -149,7 +149,9 @@ def _render_type(obj: Any, autogen_context: AutogenContext) -> str | bool:
 
 def _render_portable(obj: Portable, autogen_context: AutogenContext) -> str:
     text = _repr_type(obj.portable(), autogen_context)
-    for dialect, variant in sorted(obj.variants().items()):
+    # a field's db_types are SQLAlchemy variants of its type (read where Alembic reads them)
+    variants = {**obj.variants(), **getattr(obj, "_variant_mapping", {})}
+    for dialect, variant in sorted(variants.items()):
         text += f".with_variant({_repr_variant(variant, autogen_context)}, {dialect!r})"
     return text
 
@@ -384,4 +386,35 @@ def diff(connection: sa.Connection, alias: str, routers: Sequence[Any] = ()) -> 
     }
     opts.update(ddl_options(connection.dialect))
     context = MigrationContext.configure(connection, opts=opts)
-    return list(compare_metadata(context, metadata))
+    changes = []
+    for change in compare_metadata(context, metadata):
+        if isinstance(change, list):
+            change = [c for c in change if not _rowid_nullable(connection.dialect, c)]
+            if not change:
+                continue
+        changes.append(change)
+    return changes
+
+
+def rowid_alias(dialect: sa.Dialect, table: str, column: str) -> bool:
+    """Whether ``table.column`` is SQLite's ``INTEGER PRIMARY KEY``: the rowid, never NULL.
+
+    SQLite reports it nullable unless the table says ``NOT NULL``, which tables made by
+    other tools seldom do; making it NOT NULL would rebuild a legacy table for nothing.
+    """
+    found = metadata.tables.get(table)
+    if dialect.name != "sqlite" or found is None or column not in found.c:
+        return False
+    pk = list(found.primary_key.columns)
+    return len(pk) == 1 and pk[0].name == column and isinstance(pk[0].type, sa.Integer)
+
+
+def _rowid_nullable(dialect: sa.Dialect, change: Any) -> bool:
+    """A diff entry that would only make the rowid (see :func:`rowid_alias`) NOT NULL."""
+    kind, *rest = change
+    return (
+        kind == "modify_nullable"
+        and rest[3] is not None
+        and rowid_alias(dialect, rest[1], rest[2])
+        and rest[-1] is False
+    )

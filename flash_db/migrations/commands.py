@@ -265,6 +265,7 @@ async def makemigrations(
         script = directives[0]
         rewrite.drop_model_info(script.upgrade_ops)
         if not empty:
+            rewrite.drop_rowid_not_null(script, context.dialect)
             rewrite.rename(script, answers, context.dialect)
             rewrite.fill_not_null(script, answers)
         for operations in (script.upgrade_ops, script.downgrade_ops):

@@ -33,6 +33,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine.interfaces import (
     ReflectedColumn,
     ReflectedForeignKeyConstraint,
@@ -46,7 +47,7 @@ from ..exceptions import ConfigurationError
 from ..expressions import Now
 from ..fields import NOT_PROVIDED, Field
 from ..models import Model
-from ._columns import json_columns, map_default, map_type, type_differs
+from ._columns import json_columns, keep_type, map_default, map_type
 
 __all__ = ["FieldSpec", "ModelSpec", "inspect_schema", "render_models"]
 
@@ -301,8 +302,8 @@ def _build_model(
                 )
             )
             continue
-        mapped = map_type(column, dialect, json_columns)
-        note = mapped.note or type_differs(context, column, mapped)
+        mapped = keep_type(context, column, map_type(column, dialect, json_columns))
+        note = mapped.note
         kwargs = dict(mapped.kwargs)
         field_class = mapped.field_class
         is_pk = col == pk_column
@@ -596,6 +597,8 @@ class _Imports:
     constraints: set[str] = field(default_factory=set)
     sqlalchemy: bool = False
     decimal: bool = False
+    #: ``from sqlalchemy.dialects import …`` (a column type kept with ``db_types``)
+    dialects: set[str] = field(default_factory=set)
 
     def lines(self) -> list[str]:
         # isort order (ruff's "I"): stdlib, then third party; ``import x`` before ``from``.
@@ -608,6 +611,8 @@ class _Imports:
         out.append(f"from flash_db import {', '.join(names)}")
         if self.constraints:
             out.append(f"from flash_db.constraints import {', '.join(sorted(self.constraints))}")
+        if self.dialects:
+            out.append(f"from sqlalchemy.dialects import {', '.join(sorted(self.dialects))}")
         return out
 
 
@@ -633,6 +638,12 @@ def _node(value: Any, imports: _Imports) -> Any:
         return f"decimal.Decimal({_str(str(value))})"
     if isinstance(value, str):
         return _str(value)
+    if isinstance(value, dict):
+        return _Seq(
+            "{", [_Seq(f"{_str(k)}: ", [_node(v, imports)], "") for k, v in value.items()], "}"
+        )
+    if isinstance(value, sa.types.TypeEngine):
+        return _type(value, imports)
     if isinstance(value, list):
         return _Seq("[", [_node(v, imports) for v in value], "]")
     if isinstance(value, tuple):
@@ -659,16 +670,45 @@ def _node(value: Any, imports: _Imports) -> Any:
     return repr(value)
 
 
+def _type(type_: sa.types.TypeEngine[Any], imports: _Imports) -> str:
+    """A SQLAlchemy type as source: ``postgresql.INET()``, ``sa.NVARCHAR(length=20)``."""
+    match = re.match(r"sqlalchemy\.dialects\.(\w+)", type(type_).__module__)
+    if match is None:
+        imports.sqlalchemy = True
+        prefix = "sa"
+    else:
+        prefix = match.group(1)
+        imports.dialects.add(prefix)
+    if isinstance(type_, sa.ARRAY):
+        return f"{prefix}.{type(type_).__name__}({_type(type_.item_type, imports)})"
+    if isinstance(type_, sa.JSON):
+        # its one argument (astext_type) is SQLAlchemy's default as reflected
+        return f"{prefix}.{type(type_).__name__}()"
+    if isinstance(type_, sa.Enum | mysql.SET):
+        members = type_.values if isinstance(type_, mysql.SET) else type_.enums
+        values = [_str(str(v)) for v in members]
+        name = getattr(type_, "name", None)
+        if name:
+            values.append(f"name={_str(str(name))}")
+        return f"{prefix}.{type(type_).__name__}({', '.join(values)})"
+    return f"{prefix}.{type_!r}"
+
+
 def _call(head: str, args: list[Any], kwargs: dict[str, Any], imports: _Imports) -> _Seq:
     items = list(args)
     items += [_Seq(f"{k}=", [_node(v, imports)], "") for k, v in kwargs.items()]
     return _Seq(f"{head}(", items, ")")
 
 
+def _is_prefix(node: _Seq) -> bool:
+    """``k=value`` or ``"k": value``: a label before one item, not a bracketed group."""
+    return node.open.endswith(("=", ": ")) and not node.close
+
+
 def _flat(node: Any) -> str:
     if isinstance(node, str):
         return node
-    if node.open.endswith("=") and not node.close:  # keyword argument
+    if _is_prefix(node):  # keyword argument, or a dict's key
         return node.open + _flat(node.items[0])
     inner = ", ".join(_flat(i) for i in node.items)
     close = ")" if node.close == ",)" and len(node.items) != 1 else node.close
@@ -680,7 +720,7 @@ def _lines(node: Any, indent: int, prefix: str = "", suffix: str = "") -> list[s
     flat = f"{pad}{prefix}{_flat(node)}{suffix}"
     if isinstance(node, str) or len(flat) <= _WIDTH or not node.items:
         return [flat]
-    if node.open.endswith("=") and not node.close:
+    if _is_prefix(node):
         return _lines(node.items[0], indent, prefix + node.open, suffix)
     out = [f"{pad}{prefix}{node.open}"]
     for item in node.items:

@@ -17,7 +17,7 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 
 from ..models import metadata
-from .autogen import column_type
+from .autogen import column_type, rowid_alias
 from .questions import OneOff, Questioner
 
 
@@ -319,6 +319,26 @@ def _render_backfill(autogen_context: AutogenContext, op: BackfillOp) -> list[st
         f"op.execute(table.update().where(table.c[{column!r}].is_(None)).values("
         f"{{{column!r}: {op.value.code}}}))",
     ]
+
+
+def drop_rowid_not_null(script: Any, dialect: sa.Dialect) -> None:
+    """No ALTER that only makes SQLite's rowid NOT NULL (see :func:`autogen.rowid_alias`)."""
+    for container in (script.upgrade_ops, script.downgrade_ops):
+        for op in container.ops:
+            if isinstance(op, ops.ModifyTableOps):
+                op.ops = [sub for sub in op.ops if not _rowid_nullable_only(dialect, op, sub)]
+        container.ops = [
+            op for op in container.ops if not (isinstance(op, ops.ModifyTableOps) and not op.ops)
+        ]
+
+
+def _rowid_nullable_only(dialect: sa.Dialect, table_ops: ops.ModifyTableOps, op: Any) -> bool:
+    if not isinstance(op, ops.AlterColumnOp) or op.modify_nullable is None:
+        return False
+    changes = (op.modify_type, op.modify_server_default, op.modify_name, op.modify_comment)
+    return all(c is None or c is False for c in changes) and rowid_alias(
+        dialect, table_ops.table_name, op.column_name
+    )
 
 
 def fill_not_null(script: Any, questioner: Questioner) -> None:
