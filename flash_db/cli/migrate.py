@@ -14,6 +14,7 @@ import typer
 
 from ..exceptions import MigrationError
 from ..migrations import commands
+from ..migrations.autogen import public_type
 from ..migrations.project import Project, load_project
 from ..migrations.questions import Questioner, parse_defaults
 from ._common import (
@@ -137,6 +138,8 @@ def _change(change: Any) -> str:
         return f"{kind.replace('_', ' ')} {rest[1]}.{rest[2].name}"
     if kind.startswith("modify_"):
         _schema, table, column, _info, old, new = rest
+        if kind == "modify_type":
+            old, new = public_type(old), public_type(new)
         return f"{kind.replace('_', ' ')} {table}.{column}: {old!r} -> {new!r}"
     if kind in (
         "add_index",

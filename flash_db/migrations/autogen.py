@@ -137,14 +137,25 @@ _BACKEND_NAMES = {"postgresql": "PostgreSQL", "mysql": "MySQL/MariaDB", "sqlite"
 def _render_type(obj: Any, autogen_context: AutogenContext) -> str | bool:
     if isinstance(obj, Portable):
         return _render_portable(obj, autogen_context)
-    if isinstance(obj, TypeDecorator) and not type(obj).__module__.startswith("sqlalchemy."):
+    if public_type(obj) is not obj:
         # A project's own TypeDecorator: the public type it decorates makes the column.
         # (SQLAlchemy's own, such as Interval, render as themselves.)
-        return _repr_type(obj.impl_instance, autogen_context)
+        return _repr_type(public_type(obj), autogen_context)
     reflected = _reflected_as_portable(obj, autogen_context.dialect)
     if reflected is not None:
         return _render_portable(reflected, autogen_context)
     return False
+
+
+def public_type(type_: Any) -> Any:
+    """``type_`` as a revision names it: a flash_db type as the public type it stands for
+    (``UTCDateTime()`` is ``DateTime(timezone=True)``), a project's TypeDecorator as the
+    type it decorates; ``makemigrations --check`` shows types this way."""
+    if isinstance(type_, Portable):
+        return type_.portable()
+    if isinstance(type_, TypeDecorator) and not type(type_).__module__.startswith("sqlalchemy."):
+        return type_.impl_instance
+    return type_
 
 
 def _render_portable(obj: Portable, autogen_context: AutogenContext) -> str:

@@ -562,15 +562,13 @@ async def migrate_sql(project: Project, alias: str, target: str = "head") -> Pen
         try:
             _render(alembic_config(project, alias, buffer=buffer), [script], direction)
         except CommandError as exc:
-            table = re.search(r'reflect the table "([^"]+)"', str(exc))
-            what = f'batch_alter_table("{table.group(1)}")' if table else "a batch operation"
             rendered = ", ".join(s.revision for s in done) or "none"
             return PendingSQL(
                 output.getvalue(),
                 f"on SQLite, --sql stops at revision {script.revision} "
-                f"({_relative(project, Path(script.path))}): its {what} rebuilds the table "
-                f"from the live schema, which --sql cannot read; the SQL printed covers the "
-                f"revisions before it ({rendered}); `flash db migrate` runs them all",
+                f"({_relative(project, Path(script.path))}): {_batch_stop(exc)}; the SQL "
+                f"printed covers the revisions before it ({rendered}); `flash db migrate` "
+                f"runs them all",
             )
         output.write(buffer.getvalue())
         done.append(script)
@@ -655,8 +653,22 @@ def sqlmigrate(project: Project, alias: str, revision: str, *, backwards: bool =
                 config, f"{before}:{script.revision}" if down else script.revision, sql=True
             )
     except CommandError as exc:
+        if "requires a live database" in str(exc):
+            raise MigrationError(
+                f"on SQLite, sqlmigrate cannot show revision {script.revision} "
+                f"({_relative(project, Path(script.path))}): {_batch_stop(exc)}; "
+                f"`flash db migrate` runs it, and sqlmigrate shows it on PostgreSQL or MySQL "
+                f"(FLASH_DB_URL=…)"
+            ) from None
         raise MigrationError(_explain(str(exc), alias)) from None
     return buffer.getvalue()
+
+
+def _batch_stop(exc: CommandError) -> str:
+    """Why offline SQL stops at a batch operation on SQLite, naming the table."""
+    table = re.search(r'reflect the table "([^"]+)"', str(exc))
+    what = f'batch_alter_table("{table.group(1)}")' if table else "a batch operation"
+    return f"its {what} rebuilds the table from the live schema, which offline SQL cannot read"
 
 
 # -- showmigrations -----------------------------------------------------------------------
@@ -677,12 +689,10 @@ async def history(project: Project, alias: str) -> list[Entry]:
     scripts = _scripts(project, alias)
     heads = set(scripts.get_heads())
 
-    def read(sync_conn: sa.Connection) -> tuple[str, ...]:
-        heads = current_heads(sync_conn, alias)
-        known_heads(scripts, heads, alias)
-        return heads
-
-    applied = _applied(scripts, await on_connection(project, alias, read))
+    # (no SQLite file yet: nothing applied, and listing the history must not create one)
+    current = await _current(project, alias)
+    known_heads(scripts, current, alias)
+    applied = _applied(scripts, current)
     ordered = list(reversed(list(scripts.walk_revisions())))
     return [
         Entry(s.revision, s.doc or "", s.revision in applied, s.revision in heads) for s in ordered

@@ -139,6 +139,16 @@ def test_sql_on_sqlite_says_which_revision_batch_mode_stops(project: FlashProjec
     project.ok("db", "migrate", "-d", "default", "-2")
 
     result = project.flash("db", "migrate", "-d", "default", "--sql")
+    sqlmigrate = project.flash("db", "sqlmigrate", "-d", "default", third)
+    if project.databases["default"].startswith("sqlite"):
+        # sqlmigrate names the revision, its file and the table too
+        assert sqlmigrate.returncode == 2
+        said = sqlmigrate.stderr.strip()
+        assert len(said.splitlines()) == 1 and "Traceback" not in said, said
+        assert said.startswith(f"error: on SQLite, sqlmigrate cannot show revision {third} ("), said
+        assert 'batch_alter_table("author")' in said and "flash db migrate" in said, said
+    else:
+        assert sqlmigrate.returncode == 0 and "300" in sqlmigrate.stdout, sqlmigrate.stderr
     if project.databases["default"].startswith("sqlite"):
         assert result.returncode == 2
         # the revision before the batch ALTER is printed, then the one that stops it is named
@@ -179,10 +189,40 @@ def test_verbose_migrate_tells_the_truth_about_ddl_transactions(
     make(project, V1, "first")
     result = project.flash("-v", "db", "migrate", "-d", "default")
     assert result.returncode == 0, result.stderr
-    said = result.stdout + result.stderr
+    checked = project.flash("-v", "db", "makemigrations", "-d", "default", "--check")
+    assert checked.returncode == 0, checked.stderr
+    said = result.stdout + result.stderr + checked.stdout + checked.stderr
     # SQLite and PostgreSQL roll a failed revision back (see the test above); MySQL cannot
     if backend == "mysql":
         assert "Will assume non-transactional DDL." in said
     else:
         assert "Will assume transactional DDL." in said
         assert "non-transactional" not in said
+
+
+def test_showmigrations_creates_no_sqlite_file(tmp_path: Path) -> None:
+    """Listing the history of a database that does not exist yet shows it unapplied, and
+    leaves no empty database file behind (as makemigrations and migrate --sql)."""
+    database = tmp_path / "never.sqlite3"
+    project = FlashProject(tmp_path / "proj", {"default": f"sqlite+aiosqlite:///{database}"})
+    project.root.mkdir()
+    project.write_config()
+    project.write_module("app.models", V1)
+    project.ok("db", "makemigrations")
+    assert not database.exists()
+    listed = project.ok("db", "showmigrations")
+    assert "[ ]" in listed and "[X]" not in listed, listed
+    assert not database.exists()
+
+
+def test_check_names_public_types() -> None:
+    """``--check`` shows a type change in the words a revision uses, never flash_db's."""
+    import sqlalchemy as sa
+
+    from flash_db.cli.migrate import _change
+    from flash_db.sqltypes import Duration, UTCDateTime
+
+    line = _change(("modify_type", None, "thing", "at", {}, sa.DATETIME(), UTCDateTime()))
+    assert line == "modify type thing.at: DATETIME() -> DateTime(timezone=True)"
+    line = _change(("modify_type", None, "thing", "took", {}, sa.INTEGER(), Duration()))
+    assert line == "modify type thing.took: INTEGER() -> BigInteger()"
