@@ -142,8 +142,8 @@ def rename(script: Any, questioner: Questioner, dialect: sa.Dialect) -> None:
                 if _same_column(drop.to_column(), add.column, dialect) and (
                     questioner.rename_column(table, drop.column_name, add.column.name)
                 ):
-                    _rename_column(upgrade, table, drop.column_name, add.column)
-                    _rename_column(downgrade, table, add.column.name, drop.to_column())
+                    _rename_column(upgrade, table, drop.column_name, add.column.name, add.column)
+                    _rename_column(downgrade, table, add.column.name, drop.column_name, add.column)
                     drops.remove(drop)
                     break
 
@@ -164,19 +164,20 @@ def _same_table(old: sa.Table, new: sa.Table, dialect: sa.Dialect) -> bool:
 
 
 def _rename_column(
-    container: ops.OpContainer, table: str, old: str, column: sa.Column[Any]
+    container: ops.OpContainer, table: str, old: str, new: str, column: sa.Column[Any]
 ) -> None:
-    """In ``container``: ``table``'s drop of ``old`` and add of ``column`` become one rename.
+    """In ``container``: ``table``'s drop of ``old`` and add of ``new`` become one rename.
 
     The rename gets a batch of its own, before the table's other changes: in SQLite's
     batch rebuild an index created on the new name in the same batch is not found.
-    ``column`` is the column after the rename; MySQL's ``CHANGE`` restates its type,
-    nullability, default and comment, which is why they are given.
+    MySQL's ``CHANGE`` restates the column's type, nullability, default and comment:
+    they are the model's ``column`` in both directions (the same as the database's, or
+    it would be no rename candidate), never a backend's reflected spelling of them.
     """
     rename = ops.AlterColumnOp(
         table,
         old,
-        modify_name=column.name,
+        modify_name=new,
         existing_type=column.type,
         existing_nullable=column.nullable,
         existing_server_default=column.server_default,
@@ -191,7 +192,7 @@ def _rename_column(
             op
             for op in batch.ops
             if not (isinstance(op, ops.DropColumnOp) and op.column_name == old)
-            and not (isinstance(op, ops.AddColumnOp) and op.column.name == column.name)
+            and not (isinstance(op, ops.AddColumnOp) and op.column.name == new)
         ]
     if renames is None:
         renames = ops.ModifyTableOps(table, [])
