@@ -94,13 +94,16 @@ def makemigrations(
                 await _check(project, aliases)
                 return
             interactive = not no_input and sys.stdin.isatty()
+            # one set of answers for every database: an answer is refused only when it
+            # matched nothing in any of them
+            questioner = Questioner(
+                defaults=parse_defaults(default or []),
+                renames=rename or [],
+                prompt=_prompt if interactive else None,
+                say=warn,
+                all_used=len(aliases) == 1,
+            )
             for alias in aliases:
-                questioner = Questioner(
-                    defaults=parse_defaults(default or []),
-                    renames=rename or [],
-                    prompt=_prompt if interactive else None,
-                    say=warn,
-                )
                 path = await commands.makemigrations(
                     project, alias, message=message, empty=empty, questioner=questioner
                 )
@@ -108,6 +111,7 @@ def makemigrations(
                     say(f"{alias}: no changes")
                 else:
                     say(f"{alias}: wrote {_relative(project, path)}")
+            questioner.check_unused()
 
     run(work())
 

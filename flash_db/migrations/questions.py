@@ -117,8 +117,12 @@ class Questioner:
         renames: Iterable[str] = (),
         prompt: Callable[[str], str] | None = None,
         say: Callable[[str], None] | None = None,
+        all_used: bool = True,
     ) -> None:
         self.defaults = dict(defaults or {})
+        #: whether :meth:`finish` refuses an answer that matched nothing (off when one
+        #: questioner serves several databases: call :meth:`check_unused` after the last)
+        self.all_used = all_used
         self.renames = _parse_renames(renames)
         self.prompt = prompt
         self.say = say or log.warning
@@ -224,19 +228,12 @@ class Questioner:
     def finish(self) -> None:
         """After the last question: refuse a ``--default`` or ``--rename`` that matched
         nothing (a typo, most likely), then NOT NULL columns left without a value."""
-        unused = [f"--default {k}" for k in self.defaults if f"default {k}" not in self._used]
-        unused += [
-            f"--rename {k}={v}" for k, v in self.renames.items() if f"rename {k}" not in self._used
-        ]
-        if unused:
-            raise MigrationError(
-                f"{', '.join(unused)} matched no change of this migration (a new NOT NULL "
-                f"column, or a dropped column or table and an added one of the same type); "
-                f"nothing was written"
-            )
+        if self.all_used:
+            self.check_unused()
         if self._missing:
             tables = ", ".join(dict.fromkeys(table for table, _ in self._missing))
             labels = [label for _, label in self._missing]
+            self._missing = []
             options = " ".join(f"--default {label}=VALUE" for label in labels)
             if len(labels) == 1:
                 what = f"{labels[0]} is a new NOT NULL column with no default"
@@ -247,6 +244,20 @@ class Questioner:
             raise MigrationError(
                 f"{what}, and the rows already in {tables} need a value: run again with "
                 f"{options}, {fix}; nothing was written"
+            )
+
+    def check_unused(self) -> None:
+        """Refuse a ``--default`` or ``--rename`` that matched no change."""
+        unused = [f"--default {k}" for k in self.defaults if f"default {k}" not in self._used]
+        unused += [
+            f"--rename {k}={v}" for k, v in self.renames.items() if f"rename {k}" not in self._used
+        ]
+        if unused:
+            what = "this migration" if self.all_used else "any database's migration"
+            raise MigrationError(
+                f"{', '.join(unused)} matched no change of {what} (a new NOT NULL column, or "
+                f"a dropped column or table and an added one of the same type)"
+                + ("; nothing was written" if self.all_used else "")
             )
 
 

@@ -369,3 +369,56 @@ def test_at_a_terminal_it_asks(on_sqlite: FlashProject) -> None:
     code, output = _at_terminal(project, "", "db", "makemigrations", "--no-input")
     assert code != 0 and "--default book.year=VALUE" in output, output
     assert "Did you rename" not in output, output
+
+
+TWO_DATABASES = (
+    BEFORE
+    + """
+
+class Note(Model):
+    text = fields.TextField()
+
+    class Meta:
+        database = "other"
+"""
+)
+
+
+def test_answers_serve_every_database(tmp_path: Path) -> None:
+    """Without --database, one set of answers serves every database: an answer is used by
+    the database it concerns, and refused only when no database's migration used it."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    urls = {"default": scratch_url("sqlite", tmp_path), "other": scratch_url("sqlite", tmp_path)}
+    project = FlashProject(root, urls)
+    project.write_config()
+    project.write_module("app.models", TWO_DATABASES)
+    project.ok("db", "makemigrations")
+    project.ok("db", "migrate")
+    project.python(ROWS)
+    project.write_module(
+        "app.models",
+        TWO_DATABASES.replace(
+            "    note = fields.TextField(null=True)\n",
+            ("    note = fields.TextField(null=True)\n    pages = fields.IntegerField()\n"),
+        ),
+    )
+    made = project.ok("db", "makemigrations", "--default", "book.pages=3")
+    assert "default: wrote" in made and "other: no changes" in made, made
+    project.ok("db", "migrate")
+    assert project.sql("SELECT pages FROM book") == [(3,), (3,)]
+
+    project.write_module(
+        "app.models",
+        TWO_DATABASES.replace(
+            "    note = fields.TextField(null=True)\n",
+            "    note = fields.TextField(null=True)\n    pages = fields.IntegerField()\n",
+        ).replace("text = fields.TextField()", "text = fields.TextField(null=True)"),
+    )
+    result = project.flash("db", "makemigrations", "--default", "book.pagez=1")
+    assert result.returncode != 0
+    assert "other: wrote" in result.stdout, result.stdout
+    assert result.stderr.strip() == (
+        "error: --default book.pagez matched no change of any database's migration (a new "
+        "NOT NULL column, or a dropped column or table and an added one of the same type)"
+    ), result.stderr
