@@ -192,7 +192,9 @@ class ForeignKey(RelatedField[T, N]):
         target = self.target_field
         column.append_foreign_key(
             sa.ForeignKey(
-                f"{self.remote_model._meta.table_name}.{target.column_name}",
+                # SQLAlchemy finds the target by its key (the attribute name), which
+                # differs from the column name when the target has a db_column
+                f"{self.remote_model._meta.table_name}.{target.attname}",
                 ondelete=self.on_delete.db_action,
             )
         )

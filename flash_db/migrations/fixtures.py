@@ -271,8 +271,11 @@ async def _rows(alias: str, model: Any, chunk_size: int) -> AsyncIterator[list[d
     pk = table.c[meta.pk.attname]
     columns = [table.c[f.attname] for f in meta.concrete_fields]
     m2ms = _many_to_many(model)
+    keys = [c.key for c in columns]
     async for chunk in connections.stream(alias, sa.select(*columns).order_by(pk), chunk_size):
-        rows = [dict(row._mapping) for row in chunk]
+        # by attribute name (the column's key): a row's mapping is keyed by column name,
+        # which differs for a field with a db_column
+        rows = [dict(zip(keys, row, strict=True)) for row in chunk]
         if m2ms and rows:
             # The chunk holds every row between its first and last pk (the stream is
             # ordered by pk), so one range query fetches exactly this chunk's links.
