@@ -229,6 +229,12 @@ def models_on(routers: Sequence[Any], alias: str) -> list[Any]:
     return [m for m in registry if allow_migrate(routers, alias, m)]
 
 
+def tables_on(routers: Sequence[Any], alias: str) -> list[sa.Table]:
+    """The tables flash_db creates, drops and migrates on ``alias``: those of the models
+    :func:`models_on` puts there, but for ``Meta.managed = False`` ones."""
+    return [m._meta.table for m in models_on(routers, alias) if m._meta.managed]
+
+
 def _refresh_features_on_first_connect(database: Database) -> None:
     """Read the features again once the dialect knows the server.
 
@@ -491,8 +497,8 @@ class ConnectionHandler:
     # -- schema -----------------------------------------------------------------------------
 
     def tables_for(self, alias: str) -> list[sa.Table]:
-        """Tables of the registered models that live on ``alias``."""
-        return [m._meta.table for m in models_on(self.routers, alias)]
+        """Tables of the registered (managed) models that live on ``alias``."""
+        return tables_on(self.routers, alias)
 
     async def create_all(self, using: str | None = None) -> None:
         for alias in [using] if using else list(self.databases):

@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeDecorator
 
 from ..db.config import DEFAULT_ALIAS
-from ..db.connections import models_on
+from ..db.connections import tables_on
 from ..models import metadata
 from ..query.features import Features
 from ..sqltypes import Duration, NaiveDateTime, Portable, PreciseTime, UTCDateTime
@@ -61,7 +61,7 @@ def version_table(alias: str) -> str:
 
 def tables_for(alias: str, routers: Sequence[Any] = ()) -> set[str]:
     """Names of the tables that belong on ``alias``."""
-    return {m._meta.table.name for m in models_on(routers, alias)}
+    return {table.name for table in tables_on(routers, alias)}
 
 
 def include_object_for(

@@ -671,6 +671,8 @@ async def load(
     try:
         count = _read(files, spools, progress)
         order, deferred = dependency_order(list(spools.rows))
+        for model in order:
+            model._meta.check_writable()
         aliases = {m: using or connections.db_for_write(m, None) for m in order}
         async with contextlib.AsyncExitStack() as stack:
             for alias in dict.fromkeys(aliases.values()):

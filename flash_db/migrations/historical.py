@@ -94,6 +94,8 @@ def historical_models(
 
 def _build(spec: ModelSpec, models: Registry, alias: str) -> Any:
     meta: dict[str, Any] = {"table": spec.table, "app_label": APP_LABEL, "database": alias}
+    if spec.read_only:
+        meta.update(managed=False, read_only=True)
     if spec.unique_together:
         meta["unique_together"] = spec.unique_together
     if spec.indexes:

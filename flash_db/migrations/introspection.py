@@ -104,6 +104,10 @@ class ModelSpec:
     indexes: list[Index] = field(default_factory=list)
     constraints: list[BaseConstraint] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
+    #: a table whose rows its model cannot address one by one (a composite primary key,
+    #: or none): ``Meta.read_only`` and ``Meta.managed = False``, so that no delete or
+    #: update through its stand-in key can touch more than one row
+    read_only: bool = False
 
     def field(self, name: str) -> FieldSpec:
         """The field spec called ``name``."""
@@ -283,11 +287,18 @@ def _build_model(
             )
     pk = table.pk
     if len(pk) > 1:
+        spec.read_only = True
         spec.comments.append(
-            f"composite primary key ({', '.join(pk)}); flash_db needs one, {pk[0]} is used"
+            f"composite primary key ({', '.join(pk)}): flash_db cannot address one row of "
+            f"this table yet, so the model is read-only; {pk[0]} stands in as its pk, "
+            f"which is not unique"
         )
     elif not pk:
-        spec.comments.append("no primary key; flash_db needs one, the first column is used")
+        spec.read_only = True
+        spec.comments.append(
+            "no primary key: flash_db cannot address one row of this table, so the model is "
+            "read-only; the first column stands in as its pk, which may not be unique"
+        )
     pk_column = pk[0] if pk else table.columns[0]["name"]
     json_columns = table.json_columns
     names = {c["name"] for c in table.columns}
@@ -778,6 +789,8 @@ def _render_model(spec: ModelSpec, app_label: str | None, imports: _Imports) -> 
     if body:
         out.append("")
     out += ["    class Meta:", f"        table = {_str(spec.table)}"]
+    if spec.read_only:
+        out += ["        managed = False", "        read_only = True"]
     if app_label:
         out.append(f"        app_label = {_str(app_label)}")
     meta: list[tuple[str, Any]] = [

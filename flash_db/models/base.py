@@ -357,6 +357,7 @@ class Model(metaclass=ModelBase):
         if force_insert and (force_update or update_fields is not None):
             raise ValueError("force_insert cannot be combined with force_update or update_fields")
         meta = self._meta
+        meta.check_writable()
         fields: list[Field[Any]] | None = None
         exclude: tuple[str, ...] = ()
         if update_fields is not None:
@@ -407,6 +408,7 @@ class Model(metaclass=ModelBase):
 
     async def delete(self, *, using: str | None = None) -> int:
         """DELETE this row; returns the number of rows deleted. The pk is set to ``None``."""
+        self._meta.check_writable()
         if self.pk is None:
             raise ValueError(
                 f"{type(self).__name__} has no pk: it was never saved, so it cannot be deleted"

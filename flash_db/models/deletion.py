@@ -172,13 +172,16 @@ class Collector:
             keys = new
             if fk.target_field is not model._meta.pk:
                 keys = await self._values_of(model, fk.target_field, new)
-            if action in (SET_NULL, SET_DEFAULT):
+            if action in (SET_NULL, SET_DEFAULT) and not fk.model._meta.read_only:
                 value = None if action is SET_NULL else fk.get_default()
                 self.updates.append((fk.model, fk, value, keys))
                 continue
             children = await self._pks_referencing(fk, keys)
             if not children:
                 continue
+            if action in (CASCADE, SET_NULL, SET_DEFAULT):
+                # the rows of a read-only model are never written, not even by a cascade
+                fk.model._meta.check_writable()
             if action is CASCADE:
                 await self.collect(fk.model, children)
             elif action is PROTECT:

@@ -161,6 +161,7 @@ class ManyRelatedManager(_BoundManager):
         return list(dict.fromkeys(keys))
 
     def _alias(self) -> str:
+        self.through_model._meta.check_writable()
         return get_executor().db_for_write(self.through_model, None, instance=self.instance)
 
     async def _changed(self, action: str, pk_set: set[Any] | None, alias: str) -> None:

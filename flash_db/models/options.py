@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..exceptions import ConfigurationError, FieldError
+from ..exceptions import ConfigurationError, FieldError, NotSupportedError
 from ..fields import Field
 from ..query.relations import Relation
 
@@ -30,6 +30,8 @@ _META_OPTIONS = {
     "abstract",
     "database",
     "verbose_name",
+    "managed",
+    "read_only",
 }
 
 
@@ -83,6 +85,11 @@ class Options:
         )
         self.constraints: tuple[Any, ...] = tuple(settings.get("constraints", ()))
         self.database: str | None = settings.get("database")
+        #: False: the table is not flash_db's to create, drop or migrate (an existing
+        #: table, a view); the model still reads and, unless read_only, writes it
+        self.managed: bool = bool(settings.get("managed", True))
+        #: True: writes and deletes are refused (see :meth:`check_writable`)
+        self.read_only: bool = bool(settings.get("read_only", False))
         self.verbose_name: str = settings.get("verbose_name") or snake_case(
             self.object_name
         ).replace("_", " ")
@@ -160,6 +167,15 @@ class Options:
             raise ConfigurationError(
                 f"{self.object_name}.Meta.ordering names unknown field {name!r} (in {term!r}); "
                 f"choices: {choices}"
+            )
+
+    def check_writable(self) -> None:
+        """Refuse a write to a read-only model (``Meta.read_only = True``) with
+        :class:`NotSupportedError`, before any statement is sent."""
+        if self.read_only:
+            raise NotSupportedError(
+                f"{self.object_name} is read-only (Meta.read_only = True): flash_db does not "
+                f"insert, update or delete its rows"
             )
 
     def get_field(self, name: str) -> Field[Any]:

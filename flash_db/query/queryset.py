@@ -99,6 +99,8 @@ class QuerySet(Generic[M, R]):
         return self._executor.db_for_read(self.model, self._raw.using)
 
     def _write_alias(self) -> str:
+        """Where this QuerySet writes; every write asks, so a read-only model is refused."""
+        self._state.model._meta.check_writable()
         return self._executor.db_for_write(self.model, self._raw.using)
 
     def _check_not_sliced(self, action: str) -> None:

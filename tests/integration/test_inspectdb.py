@@ -419,3 +419,70 @@ def test_unknown_alias(tmp_path: Path) -> None:
     result = FlashProject(tmp_path, {}).flash("db", "inspectdb", "--database", "nope")
     assert result.returncode == 2
     assert result.stderr.startswith("error: unknown database 'nope'")
+
+
+#: a join table with a two-column primary key, and rows, as another tool made them
+COMPOSITE_DDL = [
+    "CREATE TABLE playlist (id INTEGER PRIMARY KEY, name VARCHAR(20) NOT NULL)",
+    "CREATE TABLE track (id INTEGER PRIMARY KEY, name VARCHAR(20) NOT NULL)",
+    "CREATE TABLE playlist_track (playlist_id INTEGER NOT NULL REFERENCES playlist(id), "
+    "track_id INTEGER NOT NULL REFERENCES track(id), PRIMARY KEY (playlist_id, track_id))",
+    "INSERT INTO playlist VALUES (1, 'one'), (2, 'two')",
+    "INSERT INTO track VALUES (1, 'a'), (2, 'b'), (3, 'c')",
+    "INSERT INTO playlist_track VALUES (1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3)",
+]
+
+READ_ONLY = """
+import asyncio
+
+from flash_db.exceptions import NotSupportedError
+from flash_db.migrations import connected, load_project
+
+from app.models import Playlist, PlaylistTrack
+
+
+async def refused(action):
+    try:
+        await action
+    except NotSupportedError as exc:
+        assert "PlaylistTrack is read-only (Meta.read_only = True)" in str(exc), exc
+    else:
+        raise AssertionError("a write to the read-only model went through")
+
+
+async def main():
+    async with connected(load_project()):
+        assert await PlaylistTrack.objects.count() == 6
+        assert await PlaylistTrack.objects.filter(playlist__name="two").count() == 3
+        row = await PlaylistTrack.objects.filter(playlist_id=1).first()
+        await refused(row.delete())
+        await refused(PlaylistTrack.objects.filter(playlist_id=1).delete())
+        await refused(PlaylistTrack.objects.filter(playlist_id=1).update(track_id=3))
+        await refused(PlaylistTrack.objects.create(playlist_id=2, track_id=1))
+        # a cascade from a parent stops before deleting anything
+        await refused((await Playlist.objects.get(pk=1)).delete())
+        assert await PlaylistTrack.objects.count() == 6
+        assert await Playlist.objects.count() == 2
+    print("read-only ok")
+
+
+asyncio.run(main())
+"""
+
+
+def test_a_composite_key_table_is_read_only(project: FlashProject) -> None:
+    """inspectdb never writes a model whose stand-in key could delete more than one row:
+    a table with a composite primary key (or none) becomes a read-only, unmanaged model."""
+    _python(project, RAW_DDL.format(statements=COMPOSITE_DDL))
+    source = project.ok("db", "inspectdb")
+    assert "composite primary key (playlist_id, track_id)" in source, source
+    assert "managed = False\n        read_only = True" in source, source
+    fresh = _fresh(project, "fresh", source)
+    _ruff(fresh.root / "app" / "models.py")
+    assert "default: no changes" in fresh.ok("db", "makemigrations")
+    # a user who asks the ORM to cascade into it is refused too, before any row goes
+    cascading = source.replace("on_delete=fields.DO_NOTHING", "on_delete=fields.CASCADE")
+    assert cascading != source
+    fresh.write_module("app.models", cascading)
+    assert "read-only ok" in _python(fresh, READ_ONLY)
+    assert project.sql("SELECT COUNT(*) FROM playlist_track") == [(6,)]
