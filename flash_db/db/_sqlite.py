@@ -176,6 +176,29 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA case_sensitive_like = ON")
     cursor.close()
+    # SQLite's own lower()/upper() fold ASCII letters only, so icontains / iexact
+    # (lower() on both sides) missed "CORAÇÃO" for "coração"; Python's fold every letter,
+    # as PostgreSQL's and MariaDB's do.
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+    dbapi_connection.create_function("upper", 1, _upper, deterministic=True)
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else _as_text(value, str.lower)
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else _as_text(value, str.upper)
+
+
+def _as_text(value: Any, fold: Any) -> Any:
+    """What SQLite's lower()/upper() give for a value that is not text: NULL stays NULL,
+    a number or a blob is read as text."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return fold(value.decode("utf-8", "replace"))
+    return fold(str(value))
 
 
 def _begin(dbapi_connection: Any) -> None:

@@ -405,3 +405,25 @@ async def test_in_lists_of_any_length_share_one_statement(db: str) -> None:
     assert await Everything.objects.filter(pk__in=pks[:3], level__in=[0, 2, 9]).values_list(
         "level", flat=True
     ) == [0, 2]
+
+
+@pytest.mark.parametrize(
+    ("lookups", "count"),
+    [
+        ({"name__icontains": "coração"}, 1),
+        ({"name__iexact": "coração ärger"}, 1),
+        ({"name__istartswith": "corAÇão"}, 1),
+        ({"name__iendswith": "ÄRGER"}, 1),
+        ({"name__contains": "coração"}, 0),  # case-sensitive, as ever
+        ({"name__contains": "ÇÃO"}, 1),
+    ],
+)
+async def test_case_insensitive_lookups_fold_every_letter(
+    db: str, lookups: dict[str, str], count: int
+) -> None:
+    """Non-ASCII letters fold too: SQLite's own lower() folds ASCII only, so flash_db
+    gives SQLite connections a lower() and upper() that fold every letter (#18)."""
+    await Author.objects.create(name="CORAÇÃO Ärger")
+    assert await Author.objects.filter(**lookups).count() == count
+    folded = await Author.objects.annotate(low=Lower("name")).values_list("low", flat=True)
+    assert list(folded) == ["coração ärger"]
