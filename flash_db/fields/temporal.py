@@ -121,15 +121,33 @@ class DateTimeField(_AutoNow, Field[dt.datetime, N]):
         return now if self.timezone else now.replace(tzinfo=None)
 
     def to_python(self, value: Any) -> Any:
-        if value is None or isinstance(value, dt.datetime):
+        if value is None:
             return value
-        if isinstance(value, dt.date):
+        if isinstance(value, dt.datetime):
+            parsed = value
+        elif isinstance(value, dt.date):
             tz = dt.UTC if self.timezone else None
             return dt.datetime(value.year, value.month, value.day, tzinfo=tz)
-        return _parse(value, dt.datetime.fromisoformat, "datetime")
+        else:
+            parsed = _parse(value, dt.datetime.fromisoformat, "datetime")
+        if not self.timezone and parsed.tzinfo is not None:
+            # a column without a zone cannot say which zone its values are in, so an
+            # aware value is refused rather than converted by a guess
+            raise ValidationError(
+                [
+                    f"{value!r} has a time zone, and this DateTimeField(timezone=False) holds "
+                    f"naive datetimes: give one without (value.astimezone(zone).replace("
+                    f"tzinfo=None) in the zone the column's values are in)"
+                ]
+            )
+        return parsed
 
     def clean_check(self, var: str, names: dict[str, Any]) -> str | None:
-        return self._exact_type_check(DateTimeField, var, names)
+        check = self._exact_type_check(DateTimeField, var, names)
+        if check is None or self.timezone:
+            return check
+        # naive only: an aware value goes to clean(), which refuses it
+        return f"({check} and ({var} is None or {var}.tzinfo is None))"
 
 
 class TimeField(Field[dt.time, N]):

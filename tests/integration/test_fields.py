@@ -176,3 +176,22 @@ async def test_plain_columns_on_asyncpg_skip_sqlalchemys_rows(db: str, backend: 
     else:
         assert processors is not None
         assert processors[list(table.c.keys()).index("active")] is not None
+
+
+async def test_an_aware_datetime_for_a_naive_column_is_refused(db: str) -> None:
+    """DateTimeField(timezone=False) holds naive datetimes, which say nothing of their zone:
+    an aware value is refused by the field, with its name, on every backend (on
+    PostgreSQL it reached the user as the driver's "can't subtract offset-naive and
+    offset-aware datetimes") (#18)."""
+    noon = dt.datetime(2022, 1, 10, 12, 0)
+    await Everything.objects.create(naive=noon)
+    aware = noon.replace(tzinfo=dt.UTC)
+    with pytest.raises(FieldError, match=r"naive: .* has a time zone.*timezone=False"):
+        await Everything.objects.filter(naive=aware).count()
+    with pytest.raises(FieldError, match="has a time zone"):
+        await Everything.objects.filter(naive__gte="2022-01-10T00:00:00+01:00").count()
+    with pytest.raises(ValidationError) as refused:
+        await Everything.objects.create(naive=aware)
+    assert list(refused.value.errors) == ["naive"]
+    assert await Everything.objects.filter(naive=noon).count() == 1
+    assert await Everything.objects.count() == 1
