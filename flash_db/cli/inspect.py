@@ -19,7 +19,7 @@ from ..exceptions import DatabaseError
 from ..migrations.autogen import version_table
 from ..migrations.introspection import inspect_schema, render_models
 from ..migrations.project import load_project
-from ._common import OneDatabase, config_path, db_app, detail, run, say
+from ._common import OneDatabase, config_path, db_app, detail, fail, run, say
 
 
 async def _inspect(database: str | None, tables: list[str] | None, app_label: str | None) -> str:
@@ -67,5 +67,10 @@ def inspectdb(
     if output is None:
         typer.echo(source, nl=False)
     else:
-        output.write_text(source)
+        try:
+            # -o blog/models.py: the package folder may not exist yet
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(source)
+        except OSError as exc:
+            raise fail(f"cannot write {output}: {exc.strerror or exc}") from None
         say(f"wrote {output}")

@@ -166,7 +166,7 @@ class Resolver:
             key = path if last else f"{path}__through{index}"
             join = self.joins.get(key)
             if join is None:
-                right = step.target._meta.table.alias(key)
+                right = step.target._meta.table.alias(self._alias_name(key))
                 onclause = left.c[step.left_attname] == right.c[step.right_attname]
                 join = Join(key, step.target, right, onclause, outer)
                 self.joins[key] = join
@@ -174,6 +174,15 @@ class Resolver:
             left = join.table
         assert join is not None
         return join
+
+    def _alias_name(self, key: str) -> str:
+        """The SQL alias of the join ``key``: the key itself, unless it is the name of the
+        query's own table (a self-referencing foreign key's reverse join, ``employee`` on
+        table ``Employee``), which SQLite and MySQL compare without case: that would make
+        every column of the two ambiguous."""
+        if key.lower() == self.meta.table_name.lower():
+            return f"{key}_join"
+        return key
 
     def walk(self, parts: list[str], key: str) -> tuple[ColumnElement[Any], Field[Any], list[str]]:
         """Follow ``parts`` through relations to a column; returns it, its field, and the rest.
